@@ -1,0 +1,46 @@
+-- Tables owned by the ingestion stage. Idempotent: applied before every load.
+
+create table if not exists ops.ingested_files (
+    file_id          bigint generated always as identity primary key,
+    file_name        text        not null,
+    content_sha256   text        not null,
+    source           text        not null,
+    status           text        not null check (status in ('loaded', 'rejected')),
+    rows_loaded      bigint      not null default 0,
+    rows_quarantined bigint      not null default 0,
+    orders_replaced  bigint      not null default 0,
+    error            text,
+    started_at       timestamptz not null,
+    finished_at      timestamptz not null default now(),
+    unique (content_sha256, source)
+);
+
+create table if not exists raw.order_lines (
+    order_id      text          not null,
+    ordered_at    timestamptz   not null,
+    customer_id   text,
+    product_id    text          not null,
+    product_name  text,
+    category      text,
+    quantity      integer       not null check (quantity <> 0),
+    unit_price    numeric(12, 2) not null check (unit_price >= 0),
+    currency      char(3)       not null,
+    country       text,
+    status        text,
+    channel       text,
+    source        text          not null,
+    file_id       bigint        not null references ops.ingested_files (file_id),
+    source_line   bigint        not null,
+    loaded_at     timestamptz   not null default now()
+);
+create index if not exists order_lines_order_id_idx on raw.order_lines (order_id);
+create index if not exists order_lines_loaded_at_idx on raw.order_lines (loaded_at);
+
+create table if not exists quarantine.order_lines (
+    file_id        bigint      not null references ops.ingested_files (file_id),
+    file_name      text        not null,
+    source_line    bigint      not null,
+    reason         text        not null,
+    raw_row        jsonb       not null,
+    quarantined_at timestamptz not null default now()
+);

@@ -1,0 +1,207 @@
+"""Configuration of the local stack and the pipeline, read from environment variables.
+
+Every value has a working local default so that `make run` needs no setup; `.env.example` documents
+them. Stages (ingestion, dbt, expectations, superset) never read this module: orchestration passes
+them the values they need.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SUPERSET_DIR = REPO_ROOT / "superset"
+
+# Local-only defaults. superset_config.py refuses the shipped Superset secrets outside SUPERSET_ENV=local.
+LOCAL_PG_PASSWORD = "ecom-local"
+LOCAL_BI_READER_PASSWORD = "bi-reader-local"
+LOCAL_SUPERSET_ADMIN_USER = "admin"
+LOCAL_SUPERSET_ADMIN_PASSWORD = "admin"
+
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts", "quarantine", "ops")
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """Where one PostgreSQL database lives and how to log in."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresTarget:
+        parts = urlsplit(url)
+        if not parts.scheme.startswith("postgres"):
+            raise ValueError(f"not a PostgreSQL URL (scheme {parts.scheme!r})")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            database=(parts.path or "/postgres").lstrip("/") or "postgres",
+        )
+
+    def url(self, driver: str = "postgresql") -> str:
+        credentials = quote(self.user, safe="")
+        if self.password:
+            credentials += ":" + quote(self.password, safe="")
+        return f"{driver}://{credentials}@{self.host}:{self.port}/{self.database}"
+
+    def redacted_url(self, driver: str = "postgresql") -> str:
+        """The URL with the password masked, for status output and logs."""
+        secret = ":***" if self.password else ""
+        return f"{driver}://{quote(self.user, safe='')}{secret}@{self.host}:{self.port}/{self.database}"
+
+    def with_database(self, database: str) -> PostgresTarget:
+        return PostgresTarget(self.host, self.port, self.user, self.password, database)
+
+    def with_login(self, user: str, password: str) -> PostgresTarget:
+        return PostgresTarget(self.host, self.port, user, password, self.database)
+
+    def libpq_env(self) -> dict[str, str]:
+        """Variables for libpq-based tools (psql, pg_dump) so no password appears on a command line."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.database,
+        }
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    pg_port: int
+    dagster_port: int
+    superset_port: int
+    warehouse: PostgresTarget
+    embedded_postgres: bool
+    bi_reader_user: str
+    bi_reader_password: str
+    superset_admin_user: str
+    superset_admin_password: str
+    superset_secret_key: str
+    superset_env: str
+    reporting_timezone: str
+    source_timezone: str
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def superset_home(self) -> Path:
+        return self.home / "superset"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://127.0.0.1:{self.dagster_port}"
+
+    @property
+    def superset_url(self) -> str:
+        return f"http://127.0.0.1:{self.superset_port}"
+
+    @property
+    def dagster_storage(self) -> PostgresTarget:
+        return self.warehouse.with_database("dagster")
+
+    @property
+    def superset_metadata(self) -> PostgresTarget:
+        return self.warehouse.with_database("superset")
+
+    @property
+    def bi_reader(self) -> PostgresTarget:
+        return self.warehouse.with_login(self.bi_reader_user, self.bi_reader_password)
+
+    def stack_env(self) -> dict[str, str]:
+        """Environment for every process of the stack (Dagster, dbt, Superset), derived from these settings."""
+        return {
+            "ECOM_HOME": str(self.home),
+            "ECOM_PG_PORT": str(self.pg_port),
+            "ECOM_DAGSTER_PORT": str(self.dagster_port),
+            "ECOM_SUPERSET_PORT": str(self.superset_port),
+            "WAREHOUSE_URL": self.warehouse.url(),
+            "DAGSTER_HOME": str(self.dagster_home),
+            "DAGSTER_PG_URL": self.dagster_storage.url("postgresql+psycopg2"),
+            # dbt's profiles.yml reads these.
+            "ECOM_PG_HOST": self.warehouse.host,
+            "ECOM_PG_USER": self.warehouse.user,
+            "ECOM_PG_PASSWORD": self.warehouse.password,
+            "ECOM_PG_DATABASE": self.warehouse.database,
+            "ECOM_WAREHOUSE_PORT": str(self.warehouse.port),
+            "ECOM_REPORTING_TIMEZONE": self.reporting_timezone,
+            "ECOM_SOURCE_TIMEZONE": self.source_timezone,
+            "BI_READER_USER": self.bi_reader_user,
+            "BI_READER_PASSWORD": self.bi_reader_password,
+            "SUPERSET_URL": self.superset_url,
+            "SUPERSET_ADMIN_USER": self.superset_admin_user,
+            "SUPERSET_ADMIN_PASSWORD": self.superset_admin_password,
+            "SUPERSET_SECRET_KEY": self.superset_secret_key,
+            "SUPERSET_ENV": self.superset_env,
+            "SUPERSET_METADATA_URL": self.superset_metadata.url("postgresql+psycopg2"),
+            "SUPERSET_CONFIG_PATH": str(SUPERSET_DIR / "superset_config.py"),
+            "SUPERSET_HOME": str(self.superset_home),
+            "FLASK_APP": "superset",
+        }
+
+
+def load_settings() -> Settings:
+    home = Path(_env("ECOM_HOME", str(REPO_ROOT / ".local"))).expanduser().resolve()
+    pg_port = int(_env("ECOM_PG_PORT", "15432"))
+    external_url = os.environ.get("WAREHOUSE_URL", "").strip()
+    embedded = not external_url
+    if embedded:
+        warehouse = PostgresTarget(
+            host="127.0.0.1",
+            port=pg_port,
+            user="ecom",
+            password=_env("ECOM_PG_PASSWORD", LOCAL_PG_PASSWORD),
+            database="warehouse",
+        )
+    else:
+        warehouse = PostgresTarget.from_url(external_url)
+    return Settings(
+        home=home,
+        pg_port=pg_port,
+        dagster_port=int(_env("ECOM_DAGSTER_PORT", "3000")),
+        superset_port=int(_env("ECOM_SUPERSET_PORT", "8088")),
+        warehouse=warehouse,
+        embedded_postgres=embedded,
+        bi_reader_user=_env("BI_READER_USER", "bi_reader"),
+        bi_reader_password=_env("BI_READER_PASSWORD", LOCAL_BI_READER_PASSWORD),
+        superset_admin_user=_env("SUPERSET_ADMIN_USER", LOCAL_SUPERSET_ADMIN_USER),
+        superset_admin_password=_env("SUPERSET_ADMIN_PASSWORD", LOCAL_SUPERSET_ADMIN_PASSWORD),
+        superset_secret_key=_env("SUPERSET_SECRET_KEY", "local-only-superset-secret-key-change-me"),
+        superset_env=_env("SUPERSET_ENV", "local"),
+        reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
+        source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
+    )
