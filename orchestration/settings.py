@@ -100,7 +100,7 @@ class Settings:
 
     @property
     def landing_dir(self) -> Path:
-        return self.home / "landing"
+        return Path(os.environ.get("ECOM_LANDING_DIR") or self.home / "landing")
 
     @property
     def pgdata_dir(self) -> Path:

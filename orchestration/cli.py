@@ -1,0 +1,241 @@
+"""`ecom`: the project's command line. Starts and stops the local stack and runs the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from orchestration.settings import Settings, load_settings
+from orchestration.stack import dagster_server, postgres, superset_server
+
+LOCATION_NAME = "ecommerce_analytics"
+PIPELINE_JOB = "full_pipeline"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _export_stack_env(settings: Settings) -> None:
+    # dbt, Dagster's instance and the pipeline code read their connections from the environment;
+    # this virtualenv's tools (dbt) must be found even when it is not activated.
+    os.environ.update(settings.stack_env())
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+
+
+def up(settings: Settings) -> None:
+    started = time.monotonic()
+    for directory in (settings.home, settings.run_dir, settings.log_dir, settings.landing_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _export_stack_env(settings)
+    if settings.embedded_postgres:
+        if postgres.init_cluster(settings):
+            say(f"PostgreSQL: created a new cluster in {settings.pgdata_dir}")
+        if not postgres.is_running(settings):
+            postgres.start(settings)
+        postgres.ensure_roles_and_databases(settings)
+        say(f"PostgreSQL: running on 127.0.0.1:{settings.pg_port}")
+    postgres.ensure_warehouse_objects(settings)
+
+    from orchestration.dbt import prepare_manifest
+
+    say("dbt: parsing the project")
+    prepare_manifest()
+
+    if not superset_server.is_running(settings):
+        superset_server.initialise(settings, log=say)
+        say("Superset: starting")
+        superset_server.start(settings)
+    say(f"Superset: serving on {settings.superset_url}")
+    if not all(dagster_server.is_running(settings, s) for s in (dagster_server.WEBSERVER, dagster_server.DAEMON)):
+        say("Dagster: starting webserver and daemon")
+    dagster_server.start(settings)
+    say(f"Dagster: serving on {settings.dagster_url}")
+    say(f"Stack up in {time.monotonic() - started:.0f} s")
+
+
+def down(settings: Settings) -> None:
+    for service in dagster_server.stop(settings):
+        say(f"stopped {service}")
+    if superset_server.stop(settings):
+        say("stopped superset")
+    if settings.embedded_postgres and postgres.stop(settings):
+        say("stopped postgres")
+
+
+def status(settings: Settings) -> dict:
+    services = {
+        "dagster-webserver": dagster_server.is_running(settings, dagster_server.WEBSERVER),
+        "dagster-daemon": dagster_server.is_running(settings, dagster_server.DAEMON),
+        "superset": superset_server.is_running(settings),
+    }
+    if settings.embedded_postgres:
+        services["postgres"] = postgres.is_running(settings)
+    return {
+        "ecom_home": str(settings.home),
+        "landing_dir": str(settings.landing_dir),
+        "warehouse_url": settings.warehouse.redacted_url(),
+        "embedded_postgres": settings.embedded_postgres,
+        "dagster_url": settings.dagster_url,
+        "superset_url": settings.superset_url,
+        "services": {name: {"state": "running" if running else "stopped"} for name, running in services.items()},
+    }
+
+
+def _print_status(report: dict) -> None:
+    say(f"ECOM_HOME     {report['ecom_home']}")
+    say(f"landing       {report['landing_dir']}")
+    say(f"warehouse     {report['warehouse_url']}")
+    say(f"Dagster       {report['dagster_url']}")
+    say(f"Superset      {report['superset_url']}")
+    for name, service in report["services"].items():
+        say(f"  {name:<18} {service['state']}")
+
+
+def generate(args: argparse.Namespace) -> None:
+    from ingestion.demo_data import generate_orders
+
+    report = generate_orders(
+        Path(args.out),
+        orders=args.orders,
+        days=args.days,
+        seed=args.seed,
+        file_format=args.format,
+        defect_rate=args.defects,
+    )
+    say(f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {args.out}")
+
+
+def _launch_pipeline(settings: Settings, landing_dir: Path | None) -> str:
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=settings.dagster_port)
+    run_config = {}
+    if landing_dir is not None:
+        run_config = {"ops": {"raw__order_lines": {"config": {"landing_dir": str(landing_dir)}}}}
+    return client.submit_job_execution(
+        PIPELINE_JOB, repository_location_name=LOCATION_NAME, run_config=run_config, tags={"launched_by": "ecom run"}
+    )
+
+
+def _follow_run(run_id: str) -> dict:
+    """Print each asset and check as the run produces it; return what the run materialized."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    materialized: dict[str, dict] = {}
+    checks: dict[str, bool] = {}
+    failures: list[str] = []
+    cursor = None
+    while True:
+        records = instance.get_records_for_run(run_id, cursor=cursor)
+        cursor = records.cursor
+        for record in records.records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = event.step_materialization_data.materialization
+                key = materialization.asset_key.to_user_string()
+                materialized[key] = {name: value.value for name, value in materialization.metadata.items()}
+                say(f"  materialized {key}")
+            elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                evaluation = event.event_specific_data
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                checks[name] = evaluation.passed
+                if not evaluation.passed:
+                    say(f"  check FAILED {name}")
+            elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                error = event.step_failure_data.error
+                while error.cause is not None:
+                    error = error.cause
+                failures.append(f"{event.step_key}: {error.message.strip()}")
+                say(f"  step FAILED {failures[-1]}")
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished and not records.has_more:
+            return {"status": run.status.value, "materialized": materialized, "checks": checks, "failures": failures}
+        if not records.has_more:
+            time.sleep(1)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    up(settings)
+    landing_dir = Path(args.landing).resolve() if args.landing else None
+    target = landing_dir or settings.landing_dir
+    if not args.no_demo and not any(target.iterdir()):
+        from ingestion.demo_data import generate_orders
+
+        say(f"Landing folder {target} is empty: generating demo data")
+        report = generate_orders(target, orders=args.demo_orders, days=args.demo_days, seed=42)
+        say(f"  wrote {len(report.files)} files, {report.lines} order lines")
+    started = time.monotonic()
+    run_id = _launch_pipeline(settings, landing_dir)
+    say(f"Pipeline run {run_id} launched: {settings.dagster_url}/runs/{run_id}")
+    outcome = _follow_run(run_id)
+    _print_summary(outcome, time.monotonic() - started)
+    return 0 if outcome["status"] == "SUCCESS" else 1
+
+
+def _print_summary(outcome: dict, seconds: float) -> None:
+    materialized = outcome["materialized"]
+    ingestion = materialized.get("raw/order_lines", {})
+    dbt_models = [key for key in materialized if key.split("/")[0] in ("staging", "intermediate", "marts")]
+    passed = sum(outcome["checks"].values())
+    say("")
+    say(f"Pipeline {outcome['status'].lower()} in {seconds:.0f} s")
+    if ingestion:
+        say(
+            f"  files loaded {ingestion.get('files_loaded', 0)}, rejected {ingestion.get('files_rejected', 0)}, "
+            f"skipped {ingestion.get('files_skipped', 0)}; rows loaded {ingestion.get('rows_loaded', 0)}, "
+            f"quarantined {ingestion.get('rows_quarantined', 0)}"
+        )
+    say(f"  dbt models and seeds built: {len(dbt_models)}")
+    say(f"  checks passed: {passed} of {len(outcome['checks'])}")
+    for title, url in materialized.get("superset/dashboards", {}).get("dashboard_urls", {}).items():
+        say(f"  dashboard {title}: {url}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start the local stack (PostgreSQL, Superset, Dagster)")
+    commands.add_parser("down", help="stop every process of the local stack")
+    status_parser = commands.add_parser("status", help="show URLs and the state of each service")
+    status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    run_parser = commands.add_parser("run", help="start the stack if needed and materialize every asset once")
+    run_parser.add_argument("--landing", help="load order files from this folder instead of the stack's landing folder")
+    run_parser.add_argument("--no-demo", action="store_true", help="never generate demo data")
+    run_parser.add_argument("--demo-orders", type=int, default=20_000, help="orders of generated demo data")
+    run_parser.add_argument("--demo-days", type=int, default=365, help="days of generated demo data")
+    generate_parser = commands.add_parser("generate", help="write deterministic demo order files")
+    generate_parser.add_argument("--orders", type=int, required=True)
+    generate_parser.add_argument("--days", type=int, required=True)
+    generate_parser.add_argument("--seed", type=int, default=42)
+    generate_parser.add_argument("--out", required=True)
+    generate_parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
+    generate_parser.add_argument("--defects", type=float, default=0.0, help="fraction of bad rows, e.g. 0.01")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    if args.command == "up":
+        up(settings)
+    elif args.command == "down":
+        down(settings)
+    elif args.command == "status":
+        report = status(settings)
+        print(json.dumps(report, indent=2)) if args.json else _print_status(report)
+    elif args.command == "run":
+        return run(settings, args)
+    elif args.command == "generate":
+        generate(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The Dagster code location: every asset, check and job of the pipeline, composed in one place."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.dbt import dbt_models, dbt_project
+from orchestration.ingestion_assets import raw_order_lines
+from orchestration.quality_checks import quality_checks
+from orchestration.superset_assets import dataset_assets, superset_dashboards
+
+full_pipeline = dg.define_asset_job(
+    "full_pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Load new files, build and test every dbt model, gate the marts, publish to Superset.",
+    # One process for all steps: a subprocess per step costs seconds each on a small machine.
+    executor_def=dg.in_process_executor,
+)
+
+defs = dg.Definitions(
+    assets=[raw_order_lines, dbt_models, *dataset_assets, superset_dashboards],
+    asset_checks=quality_checks,
+    jobs=[full_pipeline],
+    # dbt lives in this virtualenv, which need not be on PATH (e.g. a daemon started by `ecom up`).
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt"))},
+)

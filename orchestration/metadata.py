@@ -1,0 +1,29 @@
+"""Dagster metadata helpers: results shown in the UI, not only logged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dg.MarkdownMetadataValue:
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def table_preview(conninfo: str, schema: str, table: str, order_by: str, limit: int = 10) -> dg.MarkdownMetadataValue:
+    query = sql.SQL("select * from {}.{} order by {} limit {}").format(
+        sql.Identifier(schema), sql.Identifier(table), sql.SQL(order_by), sql.Literal(limit)
+    )
+    with psycopg.connect(conninfo) as conn:
+        cursor = conn.execute(query)
+        columns = [column.name for column in cursor.description]
+        return markdown_table(columns, cursor.fetchall())

@@ -1,0 +1,79 @@
+"""The publication stage: one asset per Superset dataset (after its mart), one for the dashboards."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ecom_superset.bundle import Asset, AssetSet, load_assets
+from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
+from orchestration.metadata import markdown_table
+from orchestration.settings import Settings, load_settings
+
+DASHBOARDS = dg.AssetKey(["superset", "dashboards"])
+
+
+def _template_values(settings: Settings) -> dict[str, str]:
+    reader = settings.bi_reader
+    return {
+        "BI_READER_USER": reader.user,
+        "WAREHOUSE_HOST": reader.host,
+        "WAREHOUSE_PORT": str(reader.port),
+        "WAREHOUSE_DATABASE": reader.database,
+    }
+
+
+def _connect(settings: Settings) -> tuple[Superset, AssetSet]:
+    superset = Superset(settings.superset_url, settings.superset_admin_user, settings.superset_admin_password)
+    return superset, load_assets(values=_template_values(settings))
+
+
+def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:
+    schema, table = dataset.spec["schema"], dataset.spec["table_name"]
+
+    @dg.asset(
+        key=dg.AssetKey(["superset", "dataset", table]),
+        deps=[dg.AssetKey([schema, table])],
+        group_name="bi",
+        owners=["team:analytics"],
+        kinds={"superset"},
+        description=f"Superset dataset on {schema}.{table} (superset/assets/datasets/{dataset.name}.yaml).",
+    )
+    def publish() -> dg.MaterializeResult:
+        settings = load_settings()
+        superset, assets = _connect(settings)
+        dataset_id = publish_dataset(superset, assets, assets.dataset_for_table(schema, table), settings.bi_reader_password)
+        return dg.MaterializeResult(
+            metadata={"superset_dataset_id": dataset_id, "url": dg.MetadataValue.url(f"{settings.superset_url}/tablemodelview/list/")}
+        )
+
+    return publish
+
+
+dataset_assets = [_dataset_asset(dataset) for dataset in load_assets().datasets]
+
+
+@dg.asset(
+    key=DASHBOARDS,
+    deps=[asset.key for asset in dataset_assets],
+    group_name="bi",
+    owners=["team:analytics"],
+    kinds={"superset"},
+    description="Every chart and dashboard in superset/assets, published and their cache warmed.",
+)
+def superset_dashboards() -> dg.MaterializeResult:
+    settings = load_settings()
+    superset, assets = _connect(settings)
+    dashboards = publish_dashboards(superset, assets, settings.bi_reader_password)
+    return dg.MaterializeResult(
+        metadata={
+            "dashboards": markdown_table(
+                ["dashboard", "url", "charts", "chart rows"],
+                [[d.title, d.url, len(d.charts), sum(c.rows for c in d.charts)] for d in dashboards],
+            ),
+            "charts": markdown_table(
+                ["dashboard", "chart", "id", "rows"],
+                [[d.title, c.name, c.chart_id, c.rows] for d in dashboards for c in d.charts],
+            ),
+            "dashboard_urls": dg.MetadataValue.json({d.title: d.url for d in dashboards}),
+        }
+    )

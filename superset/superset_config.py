@@ -1,0 +1,63 @@
+"""Superset configuration for ecommerce-analytics (loaded through SUPERSET_CONFIG_PATH).
+
+Everything comes from the environment. The shipped local defaults are only accepted when
+SUPERSET_ENV=local (what `make run` uses); any other setup must bring its own secrets.
+"""
+
+import os
+
+SUPERSET_ENV = os.environ.get("SUPERSET_ENV", "local")
+_LOCAL_SECRET_KEY = "local-only-superset-secret-key-change-me"
+_LOCAL_ADMIN_PASSWORD = "admin"
+
+SECRET_KEY = os.environ.get("SUPERSET_SECRET_KEY", "")
+if SUPERSET_ENV != "local":
+    if not SECRET_KEY or SECRET_KEY == _LOCAL_SECRET_KEY:
+        raise RuntimeError("SUPERSET_SECRET_KEY must be set to a private value outside SUPERSET_ENV=local")
+    if os.environ.get("SUPERSET_ADMIN_PASSWORD", _LOCAL_ADMIN_PASSWORD) == _LOCAL_ADMIN_PASSWORD:
+        raise RuntimeError("SUPERSET_ADMIN_PASSWORD must be set to a private value outside SUPERSET_ENV=local")
+SECRET_KEY = SECRET_KEY or _LOCAL_SECRET_KEY
+
+SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_METADATA_URL"]
+# API writes (dashboards as code) need a CSRF token, as the UI does.
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+
+# One cache shared by all gunicorn workers: Redis when configured (docker compose), else a
+# filesystem cache under SUPERSET_HOME, which every worker on this machine sees.
+_REDIS_URL = os.environ.get("SUPERSET_CACHE_REDIS_URL", "")
+_CACHE_DIR = os.path.join(os.environ.get("SUPERSET_HOME", os.path.expanduser("~/.superset")), "cache")
+
+
+def _cache(prefix: str, timeout: int) -> dict:
+    if _REDIS_URL:
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_DEFAULT_TIMEOUT": timeout,
+            "CACHE_KEY_PREFIX": f"ecom_{prefix}_",
+            "CACHE_REDIS_URL": _REDIS_URL,
+        }
+    return {
+        "CACHE_TYPE": "FileSystemCache",
+        "CACHE_DEFAULT_TIMEOUT": timeout,
+        "CACHE_DIR": os.path.join(_CACHE_DIR, prefix),
+        "CACHE_THRESHOLD": 20000,
+    }
+
+
+CACHE_CONFIG = _cache("metadata", 24 * 3600)
+# Chart results: marts change only when the pipeline publishes; publication warms this cache.
+DATA_CACHE_CONFIG = _cache("data", 24 * 3600)
+FILTER_STATE_CACHE_CONFIG = _cache("filter_state", 24 * 3600)
+EXPLORE_FORM_DATA_CACHE_CONFIG = _cache("explore_form_data", 24 * 3600)
+
+FEATURE_FLAGS = {
+    "DASHBOARD_RBAC": True,
+    "ALERT_REPORTS": False,
+}
+
+ROW_LIMIT = 50000
+SQLLAB_CTAS_NO_LIMIT = True
+# Served on 127.0.0.1 behind no proxy in the local stack.
+TALISMAN_ENABLED = False
+WEBSERVER_TIMEOUT = 120
