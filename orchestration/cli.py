@@ -21,12 +21,8 @@ def say(message: str) -> None:
 
 
 def _export_stack_env(settings: Settings) -> None:
-    # dbt, Dagster's instance and the pipeline code read their connections from the environment;
-    # this virtualenv's tools (dbt) must be found even when it is not activated.
+    # dbt, Dagster's instance and the pipeline code read their connections from the environment.
     os.environ.update(settings.stack_env())
-    venv_bin = str(Path(sys.executable).parent)
-    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
 
 
 def up(settings: Settings) -> None:

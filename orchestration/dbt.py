@@ -1,6 +1,9 @@
 """The dbt project as Dagster assets: keys and groups by layer, dbt tests as asset checks."""
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,12 +13,18 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 RAW_ORDER_LINES = dg.AssetKey(["raw", "order_lines"])
 
+# dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def prepare_manifest() -> None:
     """`dbt parse` so the manifest matches the models; run before the code location loads."""
-    dbt_project.preparer.prepare(dbt_project)
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True,
+    )
 
 
 class LayeredDbtTranslator(DagsterDbtTranslator):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt import dbt_models, dbt_project
+from orchestration.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
 from orchestration.quality_checks import quality_checks
 from orchestration.superset_assets import dataset_assets, superset_dashboards
@@ -25,6 +22,5 @@ defs = dg.Definitions(
     assets=[raw_order_lines, dbt_models, *dataset_assets, superset_dashboards],
     asset_checks=quality_checks,
     jobs=[full_pipeline],
-    # dbt lives in this virtualenv, which need not be on PATH (e.g. a daemon started by `ecom up`).
-    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt"))},
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
 )

@@ -128,7 +128,8 @@ class Settings:
 
     @property
     def superset_url(self) -> str:
-        return f"http://127.0.0.1:{self.superset_port}"
+        # In docker compose the pipeline reaches Superset by service name, not on this machine.
+        return os.environ.get("SUPERSET_URL") or f"http://127.0.0.1:{self.superset_port}"
 
     @property
     def dagster_storage(self) -> PostgresTarget:

@@ -1,0 +1,114 @@
+"""A throw-away stack of the real components (PostgreSQL, dbt, Dagster, Great Expectations, Superset).
+
+It lives in its own ECOM_HOME and on its own free ports, so it coexists with a `make run` stack.
+Started once per test session through the `ecom` CLI, exactly as a user would; stopped at the end,
+and the stop itself is checked: no process of the stack may be left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from orchestration.settings import Settings, load_settings
+from orchestration.stack import processes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ECOM = str(Path(sys.executable).parent / "ecom")
+STACK_SERVICES = ("postgres", "superset", "dagster-webserver", "dagster-daemon")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    settings: Settings
+    first_run: subprocess.CompletedProcess
+
+    def ecom(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run([ECOM, *args], env=self.env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+
+    def status(self) -> dict:
+        return json.loads(self.ecom("status", "--json").stdout)
+
+    def warehouse(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.settings.warehouse.url(), **kwargs)
+
+    def superuser(self, database: str = "postgres") -> psycopg.Connection:
+        target = self.settings.warehouse.with_login("postgres", self.settings.warehouse.password).with_database(database)
+        return psycopg.connect(target.url(), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    # A short path: PostgreSQL and Superset do not like long ones.
+    home = Path(tempfile.mkdtemp(prefix="ecom-test-"))
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("WAREHOUSE_URL", "SUPERSET_URL", "DAGSTER_HOME")},
+        "ECOM_HOME": str(home),
+        "ECOM_PG_PORT": str(free_port()),
+        "ECOM_DAGSTER_PORT": str(free_port()),
+        "ECOM_SUPERSET_PORT": str(free_port()),
+    }
+    saved_environ = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    settings = load_settings()
+    try:
+        generated = subprocess.run(
+            [ECOM, "generate", "--orders", "3000", "--days", "90", "--seed", "7", "--out", str(settings.landing_dir)],
+            env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        )
+        assert generated.returncode == 0, generated.stderr
+        first_run = subprocess.run([ECOM, "run", "--no-demo"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+        print(first_run.stdout[-4000:], first_run.stderr[-4000:])
+        yield Stack(env, settings, first_run)
+    finally:
+        down = subprocess.run([ECOM, "down"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        left = [name for name in STACK_SERVICES[1:] if processes.is_running(settings.run_dir, name)]
+        ports = [port for port in (settings.pg_port, settings.dagster_port, settings.superset_port) if port_open(port)]
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        if not (left or ports):
+            shutil.rmtree(home, ignore_errors=True)
+        assert down.returncode == 0, down.stderr
+        assert not left, f"still running after `ecom down`: {left}"
+        assert not ports, f"ports still open after `ecom down`: {ports}"
+
+
+@pytest.fixture
+def scratch_warehouse(stack):
+    """A fresh database with the warehouse schemas, for tests that must start from nothing."""
+    name = f"scratch_{os.getpid()}_{free_port()}"
+    owner = stack.settings.warehouse.user
+    with stack.superuser() as conn:
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner)))
+    url = stack.settings.warehouse.with_database(name).url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in ("raw", "quarantine", "ops"):
+            conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+    yield url
+    with stack.superuser() as conn:
+        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))

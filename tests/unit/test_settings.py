@@ -1,0 +1,38 @@
+from orchestration.settings import PostgresTarget, load_settings
+
+
+def test_url_round_trip_keeps_special_characters_in_credentials():
+    target = PostgresTarget("db.example", 6543, "an@lyst", "p:ss/w@rd", "warehouse")
+    assert PostgresTarget.from_url(target.url()) == target
+
+
+def test_redacted_url_hides_the_password():
+    target = PostgresTarget("127.0.0.1", 5432, "ecom", "s3cret", "warehouse")
+    assert "s3cret" not in target.redacted_url()
+    assert target.redacted_url() == "postgresql://ecom:***@127.0.0.1:5432/warehouse"
+
+
+def test_external_warehouse_url_disables_the_embedded_server(monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://me:pw@pg.internal:5433/shop")
+    settings = load_settings()
+    assert not settings.embedded_postgres
+    assert settings.warehouse == PostgresTarget("pg.internal", 5433, "me", "pw", "shop")
+    assert settings.dagster_storage.database == "dagster"
+
+
+def test_ports_and_home_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path))
+    monkeypatch.setenv("ECOM_PG_PORT", "25001")
+    monkeypatch.setenv("ECOM_DAGSTER_PORT", "25002")
+    monkeypatch.setenv("ECOM_SUPERSET_PORT", "25003")
+    settings = load_settings()
+    assert settings.embedded_postgres
+    assert settings.home == tmp_path
+    assert settings.warehouse.port == 25001
+    assert settings.dagster_url.endswith(":25002")
+    assert settings.superset_url.endswith(":25003")
+    assert settings.landing_dir == tmp_path / "landing"
+    env = settings.stack_env()
+    assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
+    assert env["DAGSTER_HOME"] == str(tmp_path / "dagster")
