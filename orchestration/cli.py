@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.settings import Settings, load_settings
@@ -104,6 +105,8 @@ def generate(args: argparse.Namespace) -> None:
         seed=args.seed,
         file_format=args.format,
         defect_rate=args.defects,
+        start=date.fromisoformat(args.start) if args.start else None,
+        compress=args.gzip,
     )
     say(f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {args.out}")
 
@@ -168,7 +171,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         from ingestion.demo_data import generate_orders
 
         say(f"Landing folder {target} is empty: generating demo data")
-        report = generate_orders(target, orders=args.demo_orders, days=args.demo_days, seed=42)
+        # Demo data ends yesterday, so the dashboards and freshness checks look like a live shop.
+        start = date.today() - timedelta(days=args.demo_days)
+        report = generate_orders(target, orders=args.demo_orders, days=args.demo_days, seed=42, start=start)
         say(f"  wrote {len(report.files)} files, {report.lines} order lines")
     started = time.monotonic()
     run_id = _launch_pipeline(settings, landing_dir)
@@ -216,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     generate_parser.add_argument("--out", required=True)
     generate_parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     generate_parser.add_argument("--defects", type=float, default=0.0, help="fraction of bad rows, e.g. 0.01")
+    generate_parser.add_argument("--start", help="first day, YYYY-MM-DD (default 2025-01-01, so output is reproducible)")
+    generate_parser.add_argument("--gzip", action="store_true", help="gzip csv/jsonl files")
     args = parser.parse_args(argv)
 
     settings = load_settings()

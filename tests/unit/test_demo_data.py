@@ -1,0 +1,356 @@
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingestion.demo_data import (
+    BROKEN_FILE_KINDS,
+    CHANNELS,
+    CONTRACT_COLUMNS,
+    CURRENCY_BY_COUNTRY,
+    DEFAULT_START,
+    STATUSES,
+    GenerationReport,
+    generate_orders,
+)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A generated file with every value as text, as the loader sees it."""
+    if path.name.endswith(".parquet"):
+        return pq.read_table(path).to_pandas()
+    if ".jsonl" in path.name:
+        return pd.read_json(path, lines=True, dtype=False).astype(str)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _day_files(report: GenerationReport) -> list[Path]:
+    return [file.path for file in report.files if file.broken is None]
+
+
+def _all_rows(report: GenerationReport) -> pd.DataFrame:
+    """Rows of every loadable file, with the position of their file in the run."""
+    frames = [_read(path).assign(file_index=index) for index, path in enumerate(_day_files(report))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _bad_value_masks(rows: pd.DataFrame) -> dict[str, pd.Series]:
+    return {
+        "missing_order_id": rows.order_id == "",
+        "missing_ordered_at": rows.ordered_at == "",
+        "missing_product_id": rows.product_id == "",
+        "unparseable_quantity": rows.quantity == "two",
+        "zero_quantity": rows.quantity == "0",
+        "unparseable_unit_price": rows.unit_price == "12,9x",
+        "negative_unit_price": rows.unit_price.str.startswith("-"),
+        "unknown_currency": rows.currency == "XYZ",
+        "unparseable_timestamp": rows.ordered_at == "yesterday",
+        "future_timestamp": rows.ordered_at.str.startswith("2099-"),
+    }
+
+
+FORMATS = [("csv", False), ("csv", True), ("jsonl", False), ("jsonl", True), ("parquet", False)]
+YearRun = tuple[GenerationReport, pd.DataFrame]
+
+
+@pytest.fixture(scope="module")
+def year_run(tmp_path_factory: pytest.TempPathFactory) -> YearRun:
+    """A clean year of orders, large enough for seasonality to show."""
+    report = generate_orders(tmp_path_factory.mktemp("year"), orders=20_000, days=365, seed=7)
+    return report, _all_rows(report)
+
+
+@pytest.fixture(scope="module")
+def defect_run(tmp_path_factory: pytest.TempPathFactory) -> GenerationReport:
+    return generate_orders(
+        tmp_path_factory.mktemp("defects"), orders=3_000, days=20, seed=3, defect_rate=0.02
+    )
+
+
+@pytest.mark.parametrize(("file_format", "compress"), FORMATS)
+def test_same_arguments_give_byte_identical_files(tmp_path: Path, file_format: str, compress: bool) -> None:
+    def run(name: str, seed: int) -> dict[str, bytes]:
+        report = generate_orders(
+            tmp_path / name,
+            orders=1_500,
+            days=20,
+            seed=seed,
+            file_format=file_format,
+            defect_rate=0.02,
+            compress=compress,
+        )
+        return {file.path.name: file.path.read_bytes() for file in report.files}
+
+    first, second, other_seed = run("first", 11), run("second", 11), run("other", 12)
+
+    assert first == second
+    day_file = f"orders_2025-01-05.{file_format}" + (".gz" if compress else "")
+    assert first[day_file] != other_seed[day_file]
+
+
+def test_one_file_per_day_named_by_its_date(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=200, days=4, start=date(2024, 2, 27))
+
+    assert [path.name for path in _day_files(report)] == [
+        "orders_2024-02-27.csv",
+        "orders_2024-02-28.csv",
+        "orders_2024-02-29.csv",
+        "orders_2024-03-01.csv",
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [path.name for path in _day_files(report)]
+
+
+def test_default_start_does_not_depend_on_today(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=50, days=2)
+
+    assert DEFAULT_START == date(2025, 1, 1)
+    assert [path.name for path in _day_files(report)] == ["orders_2025-01-01.csv", "orders_2025-01-02.csv"]
+
+
+@pytest.mark.parametrize(("file_format", "compress"), FORMATS)
+def test_every_format_reads_back_with_the_contract_columns(
+    tmp_path: Path, file_format: str, compress: bool
+) -> None:
+    report = generate_orders(tmp_path, orders=400, days=3, file_format=file_format, compress=compress)
+
+    for file in report.files:
+        rows = _read(file.path)
+        assert tuple(rows.columns) == CONTRACT_COLUMNS
+        assert len(rows) == file.lines > 0
+    assert report.lines == sum(file.lines for file in report.files)
+
+
+def test_parquet_columns_are_typed(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=300, days=2, file_format="parquet")
+
+    schema = pq.read_schema(report.files[0].path)
+    assert schema.field("ordered_at").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("quantity").type == pa.int32()
+    assert schema.field("unit_price").type == pa.decimal128(12, 2)
+    assert schema.field("order_id").type == pa.string()
+
+
+def test_jsonl_quantity_is_a_number_and_other_values_are_strings(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=100, days=1, file_format="jsonl")
+
+    first_line = report.files[0].path.read_text().splitlines()[0]
+    values = pd.read_json(io.StringIO(first_line), lines=True, dtype=False).iloc[0].to_dict()
+    assert isinstance(values.pop("quantity"), int)
+    assert all(isinstance(value, str) for value in values.values())
+
+
+def test_clean_rows_obey_the_contract(year_run: YearRun) -> None:
+    report, rows = year_run
+
+    assert report.bad_lines == 0 and report.broken_files == []
+    assert rows.order_id.str.fullmatch(r"ORD-\d{10}").all()
+    assert rows.ordered_at.str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00").all()
+    assert rows.ordered_at.map(lambda text: datetime.fromisoformat(text).utcoffset() == timedelta(0)).all()
+    assert rows.customer_id.str.fullmatch(r"(C\d{6,})?").all()
+    assert rows.product_id.str.fullmatch(r"P\d{4}").all()
+    assert (rows.product_name != "").all() and (rows.category != "").all()
+    assert rows.quantity.str.fullmatch(r"-?[1-9]\d*").all()
+    assert rows.unit_price.str.fullmatch(r"\d+\.\d{2}").all()
+    assert (rows.currency == rows.country.map(CURRENCY_BY_COUNTRY)).all()
+    assert rows.status.isin(STATUSES).all() and rows.channel.isin(CHANNELS).all()
+    assert ((rows.quantity.astype(int) < 0) == (rows.status != "completed")).all()
+
+
+def test_catalog_looks_like_a_shop(year_run: YearRun) -> None:
+    _, rows = year_run
+    sales = rows[rows.status == "completed"]
+    price = sales.unit_price.astype(float)
+
+    assert 6 <= sales.category.nunique() <= 10
+    assert 200 <= sales.product_id.nunique() <= 400
+    assert set(sales.country) >= {"DE", "FR", "GB", "US", "NL", "SE"}
+    # commas and quotes in product names survive the round trip
+    assert sales.product_name.str.contains(",").any() and sales.product_name.str.contains('"').any()
+    # long tail: the top 10% of products sell far more than their share
+    lines_per_product = sales.product_id.value_counts()
+    assert lines_per_product.iloc[: len(lines_per_product) // 10].sum() > 0.35 * len(sales)
+    # a stable list price per product and currency, some lines discounted, a few free
+    list_price = price.groupby([sales.product_id, sales.currency]).transform("max")
+    assert (price == list_price).mean() > 0.75
+    assert ((price < list_price * 0.91) & (price >= list_price * 0.69)).mean() > 0.05
+    assert 0 < (price == 0).mean() < 0.02
+
+
+def test_customers_buy_with_different_habits(year_run: YearRun) -> None:
+    report, rows = year_run
+    orders = rows[rows.status == "completed"].drop_duplicates("order_id")
+
+    assert len(orders) == report.orders
+    assert 0.10 <= (orders.customer_id == "").mean() <= 0.15
+    orders_per_customer = orders[orders.customer_id != ""].customer_id.value_counts()
+    assert (orders_per_customer >= 2).mean() > 0.3  # repeat buyers
+    heavy_buyers = orders_per_customer.iloc[: len(orders_per_customer) // 10]
+    assert heavy_buyers.sum() > 0.3 * orders_per_customer.sum()
+    # customers arrive over time: many place their first order late in the year
+    first_order_month = orders.groupby("customer_id").ordered_at.min().str[5:7]
+    assert (first_order_month >= "07").mean() > 0.2
+
+
+def test_weekends_black_friday_and_december_are_busier(year_run: YearRun) -> None:
+    _, rows = year_run
+    orders = rows[rows.status == "completed"].drop_duplicates("order_id")
+    per_day = orders.groupby(pd.to_datetime(orders.ordered_at.str[:10])).size()
+    weekday = per_day.index.day_of_week
+
+    assert per_day[weekday >= 5].mean() > 1.15 * per_day[weekday <= 3].mean()
+    autumn = per_day["2025-10-01":"2025-11-20"].mean()
+    assert per_day["2025-11-24":"2025-12-01"].mean() > 1.5 * autumn  # Black Week to Cyber Monday
+    assert per_day[pd.Timestamp("2025-11-28")] == per_day["2025-11-01":"2025-11-30"].max()  # Black Friday
+    assert per_day["2025-12-01":"2025-12-20"].mean() > 1.2 * autumn
+
+
+def test_returns_and_cancellations_follow_their_order(year_run: YearRun) -> None:
+    report, rows = year_run
+    sales = rows[rows.status == "completed"]
+    first_file = sales.groupby("order_id").file_index.min()
+    returns, cancellations = rows[rows.status == "returned"], rows[rows.status == "cancelled"]
+
+    assert returns.order_id.isin(first_file.index).all()
+    assert cancellations.order_id.isin(first_file.index).all()
+    files_after_order = returns.file_index - returns.order_id.map(first_file)
+    assert files_after_order.between(0, 30).all() and (files_after_order > 0).mean() > 0.95
+    assert (cancellations.file_index - cancellations.order_id.map(first_file)).between(0, 1).all()
+    assert 0.035 < returns.order_id.nunique() / report.orders < 0.065
+    assert 0.005 < cancellations.order_id.nunique() / report.orders < 0.015
+    # a cancellation reverses every line of its order
+    cancelled_sales = sales[sales.order_id.isin(cancellations.order_id)]
+    assert len(cancelled_sales.drop_duplicates(["order_id", "product_id"])) == len(cancellations)
+
+
+def test_late_orders_arrive_in_the_next_file(year_run: YearRun) -> None:
+    report, rows = year_run
+    files = pd.Series([pd.Timestamp(path.name[7:17]) for path in _day_files(report)])
+    first_arrival = rows[rows.status == "completed"].drop_duplicates("order_id")
+    file_date = files[first_arrival.file_index].to_numpy()
+    days_late = (file_date - pd.to_datetime(first_arrival.ordered_at.str[:10])).dt.days
+
+    assert days_late.isin([0, 1]).all()
+    assert 0.005 < (days_late == 1).mean() < 0.02
+
+
+def test_resent_orders_repeat_every_line_with_one_correction(
+    year_run: YearRun,
+) -> None:
+    report, rows = year_run
+    sales = rows[rows.status == "completed"]
+    files_per_order = sales.groupby("order_id").file_index.nunique()
+    resent = files_per_order[files_per_order > 1].index
+
+    assert 0.002 < len(resent) / report.orders < 0.008
+    assert (files_per_order <= 2).all()
+    for _, lines in sales[sales.order_id.isin(resent)].groupby("order_id"):
+        original_file, resent_file = sorted(lines.file_index.unique())
+        original = lines[lines.file_index == original_file].reset_index(drop=True)
+        again = lines[lines.file_index == resent_file].reset_index(drop=True)
+        assert 1 <= resent_file - original_file <= 7
+        assert original.product_id.tolist() == again.product_id.tolist()
+        assert (original.ordered_at == again.ordered_at).all()
+        changed = (original.quantity != again.quantity) | (original.unit_price != again.unit_price)
+        assert changed.sum() == 1
+
+
+def test_no_defects_without_defect_rate(year_run: YearRun) -> None:
+    _, rows = year_run
+
+    for kind, mask in _bad_value_masks(rows).items():
+        assert not mask.any(), kind
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+def test_every_defect_kind_appears_and_is_counted(tmp_path: Path, file_format: str) -> None:
+    report = generate_orders(
+        tmp_path, orders=3_000, days=20, seed=3, defect_rate=0.02, file_format=file_format
+    )
+    rows = _all_rows(report)
+    masks = _bad_value_masks(rows)
+
+    for kind, mask in masks.items():
+        assert mask.any(), kind
+    bad = pd.concat(masks, axis=1).any(axis=1)
+    assert bad.sum() == report.bad_lines - sum(file.bad_lines for file in report.broken_files)
+    assert 0.01 < bad.mean() < 0.03
+
+
+def test_defects_are_added_next_to_the_clean_rows(tmp_path: Path, defect_run: GenerationReport) -> None:
+    clean_run = generate_orders(tmp_path, orders=3_000, days=20, seed=3)
+    with_defects = _all_rows(defect_run)
+    bad = pd.concat(_bad_value_masks(with_defects), axis=1).any(axis=1)
+
+    pd.testing.assert_frame_equal(with_defects[~bad].reset_index(drop=True), _all_rows(clean_run))
+
+
+def test_broken_csv_files(defect_run: GenerationReport) -> None:
+    broken = {file.broken: file for file in defect_run.broken_files}
+
+    assert set(broken) == set(BROKEN_FILE_KINDS["csv"])
+    for kind, file in broken.items():
+        assert file.path.name.startswith("orders_2025-01-") and file.path.name.endswith(f"_broken-{kind}.csv")
+        assert file.bad_lines == file.lines
+    assert broken["empty"].path.stat().st_size == 0
+    header = broken["missing-column"].path.read_text().splitlines()[0].split(",")
+    assert header == [column for column in CONTRACT_COLUMNS if column != "product_id"]
+    with pytest.raises(UnicodeDecodeError):
+        broken["invalid-utf8"].path.read_bytes().decode("utf-8")
+
+
+def test_broken_parquet_files(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=500, days=5, defect_rate=0.01, file_format="parquet")
+    broken = {file.broken: file.path for file in report.broken_files}
+
+    assert set(broken) == {"empty", "missing-column", "truncated"}
+    assert broken["empty"].stat().st_size == 0
+    assert "product_id" not in pq.read_schema(broken["missing-column"]).names
+    with pytest.raises(pa.ArrowInvalid):
+        pq.read_table(broken["truncated"])
+
+
+def test_parquet_defects_keep_the_column_types(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=1_000, days=3, defect_rate=0.03, file_format="parquet")
+    rows = pd.concat([pq.read_table(path).to_pandas() for path in _day_files(report)])
+
+    assert (rows.order_id == "").any() and (rows.product_id == "").any() and (rows.currency == "XYZ").any()
+    assert rows.ordered_at.isna().any() and (rows.ordered_at.dt.year == 2099).any()
+    assert rows.quantity.isna().any() and (rows.quantity == 0).any()
+    assert rows.unit_price.isna().any() and (rows.unit_price.dropna() < 0).any()
+
+
+def test_progress_reports_the_lines_of_each_file(tmp_path: Path) -> None:
+    calls: list[int] = []
+    report = generate_orders(tmp_path, orders=500, days=6, defect_rate=0.01, progress=calls.append)
+
+    assert calls == [file.lines for file in report.files]
+    assert sum(calls) == report.lines
+
+
+def test_a_larger_run_stays_consistent(tmp_path: Path) -> None:
+    report = generate_orders(tmp_path, orders=100_000, days=30)
+
+    assert 200_000 < report.lines < 230_000
+    assert len(report.files) == 30
+    assert sum(1 for _ in report.files[-1].path.open()) == report.files[-1].lines + 1
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"orders": -1, "days": 1},
+        {"orders": 10, "days": 0},
+        {"orders": 10, "days": 1, "file_format": "xml"},
+        {"orders": 10, "days": 1, "defect_rate": 1.5},
+        {"orders": 10, "days": 1, "seed": -3},
+    ],
+)
+def test_invalid_arguments_are_rejected(tmp_path: Path, arguments: dict) -> None:
+    with pytest.raises(ValueError):
+        generate_orders(tmp_path, **arguments)
