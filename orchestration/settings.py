@@ -100,7 +100,7 @@ class Settings:
 
     @property
     def landing_dir(self) -> Path:
-        return Path(os.environ.get("ECOM_LANDING_DIR") or self.home / "landing")
+        return Path(os.environ.get("ECOM_LANDING_DIR") or self.home / "landing").expanduser().resolve()
 
     @property
     def pgdata_dir(self) -> Path:
@@ -147,6 +147,7 @@ class Settings:
         """Environment for every process of the stack (Dagster, dbt, Superset), derived from these settings."""
         return {
             "ECOM_HOME": str(self.home),
+            "ECOM_LANDING_DIR": str(self.landing_dir),
             "ECOM_PG_PORT": str(self.pg_port),
             "ECOM_DAGSTER_PORT": str(self.dagster_port),
             "ECOM_SUPERSET_PORT": str(self.superset_port),

@@ -65,8 +65,10 @@ class Stack:
 def stack():
     # A short path: PostgreSQL and Superset do not like long ones.
     home = Path(tempfile.mkdtemp(prefix="ecom-test-"))
+    # Nothing of a developer's own stack configuration may leak into the throw-away one.
+    stack_variables = set(load_settings().stack_env())
     env = {
-        **{k: v for k, v in os.environ.items() if k not in ("WAREHOUSE_URL", "SUPERSET_URL", "DAGSTER_HOME")},
+        **{k: v for k, v in os.environ.items() if k not in stack_variables and not k.startswith("ECOM_")},
         "ECOM_HOME": str(home),
         "ECOM_PG_PORT": str(free_port()),
         "ECOM_DAGSTER_PORT": str(free_port()),
