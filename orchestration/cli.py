@@ -40,7 +40,7 @@ def up(settings: Settings) -> None:
         say(f"PostgreSQL: running on 127.0.0.1:{settings.pg_port}")
     postgres.ensure_warehouse_objects(settings)
 
-    from orchestration.dbt import prepare_manifest
+    from orchestration.dbt_cli import prepare_manifest
 
     say("dbt: parsing the project")
     prepare_manifest()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt import DBT_EXECUTABLE, dbt_models, dbt_project
+from orchestration.dbt_assets import dbt_models
+from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
 from orchestration.quality_checks import quality_checks
 from orchestration.superset_assets import dataset_assets, superset_dashboards

@@ -7,9 +7,11 @@ from pydantic import Field
 
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
-from orchestration.dbt import RAW_ORDER_LINES
 from orchestration.metadata import markdown_table, table_preview
 from orchestration.settings import load_settings
+
+# dbt reads this table as source shop.order_lines; the translator gives it this same key.
+RAW_ORDER_LINES = dg.AssetKey(["raw", "order_lines"])
 
 
 class IngestionConfig(dg.Config):

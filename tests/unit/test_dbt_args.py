@@ -1,4 +1,4 @@
-from orchestration.dbt import dbt_build_args
+from orchestration.dbt_cli import dbt_build_args
 
 
 def test_default_build_builds_everything():

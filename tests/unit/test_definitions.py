@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from orchestration.dbt import prepare_manifest
+from orchestration.dbt_cli import prepare_manifest
 
 
 @pytest.fixture(scope="module")

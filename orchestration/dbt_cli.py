@@ -1,0 +1,33 @@
+"""The dbt project and how dbt is invoked: importable before the manifest exists."""
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+# dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def prepare_manifest() -> None:
+    """`dbt parse` so the manifest matches the models; run before the code location loads."""
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True,
+    )
+
+
+def dbt_build_args(*, full_refresh: bool = False, exclude: Sequence[str] = ()) -> list[str]:
+    """Arguments of the `dbt build` that materializes the selected models, seeds and tests."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if exclude:
+        args += ["--exclude", *exclude]
+    return args
