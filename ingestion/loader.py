@@ -1,22 +1,21 @@
 """Load landed order files into `raw.order_lines`, exactly once, atomically per file.
 
 How a file is loaded, and why:
-1. Its bytes are streamed into a temporary all-text table with COPY: that is PostgreSQL's fastest
-   path and keeps every value exactly as written, so nothing is lost before validation.
-2. Validation and casting run as set-based SQL over that table. Each bad row goes to
-   `quarantine.order_lines` with its line number, the raw row and the first reason it failed.
-3. Good rows replace earlier lines of the same orders (see CONTRACT.md, "Corrections"), then are
+1. Its records are streamed into a temporary all-text table (readers.py): COPY is PostgreSQL's
+   fastest path, and text keeps every value exactly as written, so nothing is lost before validation.
+2. The source mapping (renames, constants, id and country normalisation, rules) and validation run as
+   set-based SQL over that table. Each bad row goes to `quarantine.order_lines` with its line
+   number, the raw row and the first reason it failed.
+3. Good rows replace earlier lines of the same orders (CONTRACT.md, "Corrections"), then are
    inserted. Steps 1-3 and the manifest row are one transaction: a crash leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +23,17 @@ import psycopg
 import pycountry
 from psycopg import sql
 
-from ingestion.sources import CONTRACT_COLUMNS, REQUIRED_COLUMNS, SourceMapping, mapping_for
+from ingestion.readers import COPY_CHUNK_BYTES, FileRejected, StagedFile, stage
+from ingestion.sources import CONTRACT_COLUMNS, REQUIRED_COLUMNS, MappingError, SourceMapping, mapping_for
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-COPY_CHUNK_BYTES = 1 << 20
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
 LOAD_LOCK_KEY = 7_310_001
 ISO_CURRENCIES = sorted(currency.alpha_3 for currency in pycountry.currencies)
 FUTURE_TOLERANCE = "1 day"
-
+APPLICATION_NAME = "ecom-ingestion"
+# The staging tables are temporary: with PostgreSQL's default 8 MB of temp buffers they spill to disk.
+SESSION_OPTIONS = "-c temp_buffers=512MB"
 
 @dataclass(frozen=True)
 class FileResult:
@@ -65,10 +66,6 @@ class LoadSummary:
         return sum(result.seconds for result in self.files)
 
 
-class FileRejected(Exception):
-    """The file as a whole cannot be loaded; the message says why, for the manifest."""
-
-
 def ensure_schema(conn: psycopg.Connection) -> None:
     conn.execute(SCHEMA_SQL.read_text())
 
@@ -86,6 +83,18 @@ def landed_files(landing_dir: Path) -> list[Path]:
     return sorted(path for path in landing_dir.rglob("*") if path.is_file() and not path.name.startswith("."))
 
 
+def unloaded_files(conninfo: str, paths: list[Path], mappings: list[SourceMapping]) -> list[Path]:
+    """Those of `paths` that have a source mapping and whose content is not in the manifest yet."""
+    with psycopg.connect(conninfo) as conn:
+        ensure_schema(conn)
+        known = {(row[0], row[1]) for row in conn.execute("select content_sha256, source from ops.ingested_files")}
+    return [
+        path
+        for path in paths
+        if (mapping := mapping_for(path, mappings)) is not None and (file_sha256(path), mapping.name) not in known
+    ]
+
+
 def load_landing(
     conninfo: str,
     landing_dir: Path,
@@ -94,7 +103,7 @@ def load_landing(
 ) -> LoadSummary:
     """Load every new file under `landing_dir`; files already in the manifest are skipped."""
     results = []
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME, options=SESSION_OPTIONS) as conn:
         ensure_schema(conn)
         for path in landed_files(landing_dir):
             mapping = mapping_for(path, mappings)
@@ -108,27 +117,29 @@ def load_landing(
     return LoadSummary(results)
 
 
-def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping) -> FileResult:
+def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha: str | None = None) -> FileResult:
     started = time.monotonic()
-    sha = file_sha256(path)
+    sha = sha or file_sha256(path)
     already = conn.execute(
-        "select status from ops.ingested_files where content_sha256 = %s and source = %s", (sha, mapping.name)
+        "select file_name, status from ops.ingested_files where content_sha256 = %s and source = %s", (sha, mapping.name)
     ).fetchone()
     if already:
-        return FileResult(path.name, "skipped")
+        return FileResult(path.name, "skipped", error=f"same content as {already[0]} ({already[1]})")
     try:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+            # Safe for exactly-once: a commit lost in a crash loses its manifest row too, so the file reloads.
+            conn.execute("set local synchronous_commit = off")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            _copy_into_staging(conn, path, mapping)
-            quarantined = _quarantine_bad_rows(conn, file_id, path.name, mapping)
+            staged = stage(conn, path, mapping)
+            quarantined = _validate(conn, staged, mapping, file_id, path.name)
             replaced, loaded = _replace_and_insert(conn, file_id, mapping)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
                 (loaded, quarantined, replaced, file_id),
             )
-    except FileRejected as rejection:
+    except (FileRejected, MappingError) as rejection:
         with conn.transaction():
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
         return FileResult(path.name, "rejected", seconds=time.monotonic() - started, error=str(rejection))
@@ -146,122 +157,147 @@ def _register(
     return row[0]
 
 
-def _open_bytes(path: Path):
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+# --- mapping and validation --------------------------------------------------------------------
 
 
-def _read_header(path: Path, mapping: SourceMapping) -> list[str]:
-    python_encoding = {"UTF8": "utf-8", "LATIN1": "latin-1", "WIN1252": "cp1252"}.get(
-        mapping.csv.encoding.upper(), mapping.csv.encoding
-    )
-    try:
-        with _open_bytes(path) as raw:
-            first_line = raw.readline()
-    except (OSError, EOFError) as error:
-        raise FileRejected(f"unreadable file: {error}") from error
-    if not first_line.strip():
-        raise FileRejected("empty file: no header row")
-    try:
-        text = first_line.decode(python_encoding).lstrip("\ufeff")
-    except UnicodeDecodeError as error:
-        raise FileRejected(f"header is not valid {mapping.csv.encoding}: {error}") from error
-    return next(csv.reader(io.StringIO(text), delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quote))
-
-
-def _copy_into_staging(conn: psycopg.Connection, path: Path, mapping: SourceMapping) -> None:
-    header = _read_header(path, mapping)
-    by_export_name = {mapping.export_column(column): column for column in CONTRACT_COLUMNS}
-    staging_columns = [by_export_name.get(name.strip(), f"extra_{position}") for position, name in enumerate(header)]
-    missing = [mapping.export_column(column) for column in REQUIRED_COLUMNS if column not in staging_columns]
+def _column_values(staged: StagedFile, mapping: SourceMapping) -> dict[str, sql.Composable]:
+    """The SQL value of each contract column after the mapping, from `incoming i`; NULL when empty."""
+    missing = [
+        mapping.export_column(column)
+        for column in REQUIRED_COLUMNS
+        if column not in mapping.constants and staged.column_of(mapping.export_column(column)) is None
+    ]
     if missing:
         raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-    absent = [column for column in CONTRACT_COLUMNS if column not in staging_columns]
-    conn.execute(
-        sql.SQL(
-            "create temporary table incoming (source_line bigint generated always as identity (start with 2), {}) on commit drop"
-        ).format(sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in staging_columns + absent))
-    )
-    copy_statement = sql.SQL(
-        "copy incoming ({}) from stdin with (format csv, header true, delimiter {}, quote {}, encoding {})"
-    ).format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in staging_columns),
-        sql.Literal(mapping.csv.delimiter),
-        sql.Literal(mapping.csv.quote),
-        sql.Literal(mapping.csv.encoding),
-    )
-    try:
-        with conn.cursor().copy(copy_statement) as copy, _open_bytes(path) as source:
-            while chunk := source.read(COPY_CHUNK_BYTES):
-                copy.write(chunk)
-    except psycopg.errors.DataError as error:
-        raise FileRejected(f"unreadable as {mapping.csv.encoding} CSV: {error.diag.message_primary} ({error.diag.context})") from error
-    except (OSError, EOFError) as error:
-        raise FileRejected(f"unreadable file: {error}") from error
-    if conn.execute("select not exists (select from incoming)").fetchone()[0]:
-        raise FileRejected("empty file: a header but no rows")
+    values: dict[str, sql.Composable] = {}
+    for column in CONTRACT_COLUMNS:
+        incoming_column = staged.column_of(mapping.export_column(column))
+        if column in mapping.constants:
+            value: sql.Composable = sql.Literal(mapping.constants[column])
+        elif incoming_column is None:
+            value = sql.SQL("null::text")
+        else:
+            value = sql.SQL("nullif(btrim(i.{}), '')").format(sql.Identifier(incoming_column))
+        if column in mapping.normalise_ids:
+            # Spreadsheet exports turn ids into floats: "17850.0" is customer 17850.
+            value = sql.SQL(r"regexp_replace({}, '^([0-9]+)\.0+$', '\1')").format(value)
+        values[column] = value
+    if mapping.csv.decimal_separator != ".":
+        values["unit_price"] = sql.SQL("replace({}, {}, '.')").format(values["unit_price"], sql.Literal(mapping.csv.decimal_separator))
+    if mapping.country_names:
+        names = sql.SQL("{}::jsonb").format(sql.Literal(json.dumps(mapping.country_names)))
+        # A name mapped to null (e.g. "Unspecified") becomes no country at all.
+        values["country"] = sql.SQL("case when {names} ? {v} then {names} ->> {v} else {v} end").format(
+            names=names, v=values["country"]
+        )
+    if mapping.default_currency:
+        values["currency"] = sql.SQL("coalesce({}, {})").format(values["currency"], sql.Literal(mapping.default_currency))
+    for rule in mapping.rules:
+        condition = (
+            sql.SQL("starts_with({}, {})").format(values[rule.column], sql.Literal(rule.starts_with))
+            if rule.starts_with is not None
+            else sql.SQL("{} = {}").format(values[rule.column], sql.Literal(rule.equals))
+        )
+        values[rule.target] = sql.SQL("case when {} then {} else {} end").format(
+            condition, sql.Literal(rule.value), values[rule.target]
+        )
+    return values
 
 
-def _typed_rows_sql(mapping: SourceMapping) -> sql.Composed:
-    """`incoming` with trimmed values and the first reason each row fails, or null for a good row."""
-    price = sql.SQL("replace(unit_price, {}, '.')").format(sql.Literal(mapping.csv.decimal_separator))
+def _timestamp_value(mapping: SourceMapping) -> sql.Composable:
+    if mapping.timestamp_format:
+        return sql.SQL("pg_temp.try_timestamp(m.ordered_at, {})").format(sql.Literal(mapping.timestamp_format))
+    # PostgreSQL also accepts words such as 'yesterday' or 'epoch': an ISO date must come first.
     return sql.SQL(
-        """
-        select source_line,
-               nullif(btrim(order_id), '') as order_id,
-               nullif(btrim(ordered_at), '') as ordered_at,
-               nullif(btrim(customer_id), '') as customer_id,
-               nullif(btrim(product_id), '') as product_id,
-               nullif(btrim(product_name), '') as product_name,
-               nullif(btrim(category), '') as category,
-               btrim(quantity) as quantity,
-               btrim({price}) as unit_price,
-               upper(coalesce(nullif(btrim(currency), ''), {default_currency})) as currency,
-               upper(nullif(btrim(country), '')) as country,
-               lower(nullif(btrim(status), '')) as status,
-               lower(nullif(btrim(channel), '')) as channel,
-               case
-                   when nullif(btrim(order_id), '') is null then 'missing order_id'
-                   when nullif(btrim(ordered_at), '') is null then 'missing ordered_at'
-                   when nullif(btrim(product_id), '') is null then 'missing product_id'
-                   when nullif(btrim(quantity), '') is null then 'missing quantity'
-                   when btrim(quantity) !~ '^[+-]?[0-9]{{1,9}}$' then 'quantity is not an integer'
-                   when btrim(quantity)::integer = 0 then 'quantity is zero'
-                   when nullif(btrim(unit_price), '') is null then 'missing unit_price'
-                   when btrim({price}) !~ '^[+-]?[0-9]{{1,12}}([.][0-9]+)?$' then 'unit_price is not a number'
-                   when btrim({price})::numeric < 0 then 'unit_price is negative'
-                   -- PostgreSQL also accepts words such as 'yesterday' or 'epoch': require a date first.
-                   when btrim(ordered_at) !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}'
-                        or not pg_input_is_valid(btrim(ordered_at), 'timestamptz') then 'ordered_at is not a timestamp'
-                   when btrim(ordered_at)::timestamptz > now() + {future} then 'ordered_at is in the future'
-                   when coalesce(nullif(btrim(currency), ''), {default_currency}) is null then 'missing currency'
-                   when upper(coalesce(nullif(btrim(currency), ''), {default_currency})) <> all({currencies})
-                        then 'unknown currency code'
-               end as reason
-        from incoming
-        """
-    ).format(
-        price=price,
-        default_currency=sql.Literal(mapping.default_currency),
-        future=sql.SQL("interval {}").format(sql.Literal(FUTURE_TOLERANCE)),
-        currencies=sql.Literal(ISO_CURRENCIES),
+        "case when m.ordered_at ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' and pg_input_is_valid(m.ordered_at, 'timestamptz')"
+        " then m.ordered_at::timestamptz end"
     )
 
 
-def _quarantine_bad_rows(conn: psycopg.Connection, file_id: int, file_name: str, mapping: SourceMapping) -> int:
+TRY_TIMESTAMP_SQL = """
+create or replace function pg_temp.try_timestamp(value text, format text) returns timestamptz
+language plpgsql immutable as $$
+begin
+    return to_timestamp(value, format);
+exception when others then
+    return null;
+end $$
+"""
+
+
+def _validate(conn: psycopg.Connection, staged: StagedFile, mapping: SourceMapping, file_id: int, file_name: str) -> int:
+    """Map and check every staged row into `checked`; quarantine the bad ones. Returns how many."""
+    values = _column_values(staged, mapping)
     # Naive timestamps are read in the source's time zone.
     conn.execute(sql.SQL("set local time zone {}").format(sql.Literal(mapping.timezone)))
+    if mapping.timestamp_format:
+        conn.execute(TRY_TIMESTAMP_SQL)
     conn.execute(
-        sql.SQL("create temporary table checked on commit drop as {}").format(_typed_rows_sql(mapping))
+        sql.SQL(
+            """
+            create temporary table checked on commit drop as
+            select i.source_line, judged.reason, m.order_id, typed.ordered_at, m.customer_id, m.product_id,
+                   m.product_name, m.category,
+                   -- Typed once here; good rows are then inserted as they are.
+                   case when judged.reason is null then m.quantity::integer end as quantity,
+                   case when judged.reason is null then m.unit_price::numeric end as unit_price,
+                   upper(m.currency) as currency, upper(m.country) as country,
+                   lower(m.status) as status, lower(m.channel) as channel
+            from incoming i
+            -- Each step is a lateral subquery fenced by OFFSET 0, so that every expression is
+            -- evaluated once per row instead of being copied into each place that uses it.
+            cross join lateral (select {mapped_columns} offset 0) m
+            cross join lateral (select {timestamp} as ordered_at offset 0) typed
+            cross join lateral (
+                select case
+                    when m.order_id is null then 'missing order_id'
+                    when m.ordered_at is null then 'missing ordered_at'
+                    when m.product_id is null then 'missing product_id'
+                    when m.quantity is null then 'missing quantity'
+                    when m.quantity !~ '^[+-]?[0-9]{{1,9}}$' then 'quantity is not an integer'
+                    when m.quantity::integer = 0 then 'quantity is zero'
+                    when m.unit_price is null then 'missing unit_price'
+                    when m.unit_price !~ '^[+-]?[0-9]{{1,12}}([.][0-9]+)?$' then 'unit_price is not a number'
+                    when m.unit_price::numeric < 0 then 'unit_price is negative'
+                    when typed.ordered_at is null then 'ordered_at is not a timestamp'
+                    when typed.ordered_at > now() + {future} then 'ordered_at is in the future'
+                    when m.currency is null then 'missing currency'
+                    when upper(m.currency) <> all({currencies}) then 'unknown currency code'
+                end as reason
+                offset 0
+            ) judged
+            """
+        ).format(
+            mapped_columns=sql.SQL(", ").join(
+                sql.SQL("{} as {}").format(value, sql.Identifier(column)) for column, value in values.items()
+            ),
+            timestamp=_timestamp_value(mapping),
+            future=sql.SQL("interval {}").format(sql.Literal(FUTURE_TOLERANCE)),
+            currencies=sql.Literal(ISO_CURRENCIES),
+        )
     )
-    return conn.execute(
-        """
-        insert into quarantine.order_lines (file_id, file_name, source_line, reason, raw_row)
-        select %s, %s, c.source_line, c.reason, to_jsonb(i) - 'source_line'
-        from checked c join incoming i using (source_line)
-        where c.reason is not null
-        """,
+    raw_row = sql.SQL("coalesce(i.raw_record::jsonb, jsonb_object({}::text[], array[{}]))").format(
+        sql.Literal(staged.header), sql.SQL(", ").join(sql.Identifier("i", f"c{n}") for n in range(1, len(staged.header) + 1))
+    )
+    quarantined = conn.execute(
+        sql.SQL(
+            """
+            insert into quarantine.order_lines (file_id, file_name, source_line, reason, raw_row)
+            select %s, %s, c.source_line, c.reason, {raw_row}
+            from checked c join incoming i using (source_line)
+            where c.reason is not null
+            """
+        ).format(raw_row=raw_row),
         (file_id, file_name),
     ).rowcount
+    if staged.malformed:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into quarantine.order_lines (file_id, file_name, source_line, reason, raw_row) values (%s, %s, %s, %s, %s)",
+                [(file_id, file_name, m.source_line, m.reason, psycopg.types.json.Jsonb(m.raw)) for m in staged.malformed],
+            )
+        quarantined += len(staged.malformed)
+    return quarantined
 
 
 def _replace_and_insert(conn: psycopg.Connection, file_id: int, mapping: SourceMapping) -> tuple[int, int]:
@@ -269,7 +305,7 @@ def _replace_and_insert(conn: psycopg.Connection, file_id: int, mapping: SourceM
     replaced = conn.execute(
         """
         with parts as (
-            select distinct order_id, btrim(quantity)::integer > 0 as is_sale
+            select distinct order_id, quantity > 0 as is_sale
             from checked where reason is null
         ), removed as (
             delete from raw.order_lines r using parts p
@@ -284,32 +320,10 @@ def _replace_and_insert(conn: psycopg.Connection, file_id: int, mapping: SourceM
         insert into raw.order_lines (order_id, ordered_at, customer_id, product_id, product_name, category,
                                      quantity, unit_price, currency, country, status, channel,
                                      source, file_id, source_line)
-        select order_id, ordered_at::timestamptz, customer_id, product_id, product_name, category,
-               quantity::integer, unit_price::numeric, currency, country, status, channel,
-               %s, %s, source_line
+        select order_id, ordered_at, customer_id, product_id, product_name, category,
+               quantity, unit_price, currency, country, status, channel, %s, %s, source_line
         from checked where reason is null
-        order by source_line
         """,
         (mapping.name, file_id),
     ).rowcount
     return replaced, loaded
-
-
-def ingestion_totals(conninfo: str) -> dict[str, int]:
-    with psycopg.connect(conninfo) as conn:
-        ensure_schema(conn)
-        row = conn.execute(
-            "select count(*), coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),"
-            " count(*) filter (where status = 'rejected') from ops.ingested_files"
-        ).fetchone()
-    return {"files": row[0], "rows_loaded": row[1], "rows_quarantined": row[2], "files_rejected": row[3]}
-
-
-def iter_new_files(conninfo: str, landing_dir: Path, mappings: list[SourceMapping]) -> Iterable[Path]:
-    """Files under `landing_dir` whose content is not in the manifest yet (for the landing sensor)."""
-    with psycopg.connect(conninfo) as conn:
-        ensure_schema(conn)
-        known = {row[0] for row in conn.execute("select content_sha256 from ops.ingested_files")}
-    for path in landed_files(landing_dir):
-        if mapping_for(path, mappings) and file_sha256(path) not in known:
-            yield path

@@ -26,12 +26,10 @@ def _export_stack_env(settings: Settings) -> None:
     os.environ.update(settings.stack_env())
 
 
-def up(settings: Settings) -> None:
-    started = time.monotonic()
-    for directory in (settings.home, settings.run_dir, settings.log_dir, settings.landing_dir):
-        directory.mkdir(parents=True, exist_ok=True)
-    _export_stack_env(settings)
+def ensure_warehouse(settings: Settings) -> None:
+    """The embedded PostgreSQL running (unless WAREHOUSE_URL points elsewhere), with schemas and roles."""
     if settings.embedded_postgres:
+        settings.home.mkdir(parents=True, exist_ok=True)
         if postgres.init_cluster(settings):
             say(f"PostgreSQL: created a new cluster in {settings.pgdata_dir}")
         if not postgres.is_running(settings):
@@ -39,6 +37,14 @@ def up(settings: Settings) -> None:
         postgres.ensure_roles_and_databases(settings)
         say(f"PostgreSQL: running on 127.0.0.1:{settings.pg_port}")
     postgres.ensure_warehouse_objects(settings)
+
+
+def up(settings: Settings) -> None:
+    started = time.monotonic()
+    for directory in (settings.home, settings.run_dir, settings.log_dir, settings.landing_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _export_stack_env(settings)
+    ensure_warehouse(settings)
 
     from orchestration.dbt_cli import prepare_manifest
 
@@ -109,6 +115,36 @@ def generate(args: argparse.Namespace) -> None:
         compress=args.gzip,
     )
     say(f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {args.out}")
+
+
+def ingest(settings: Settings, folder: Path) -> int:
+    """Load new files from `folder` straight into the warehouse, with a progress bar."""
+    from tqdm import tqdm
+
+    from ingestion.loader import landed_files, load_landing
+    from ingestion.sources import load_mappings
+
+    ensure_warehouse(settings)
+    files = landed_files(folder)
+    with tqdm(total=len(files), unit="file", desc="ingesting", dynamic_ncols=True) as bar:
+        totals = {"rows": 0, "quarantined": 0}
+
+        def advance(result) -> None:
+            totals["rows"] += result.rows_loaded
+            totals["quarantined"] += result.rows_quarantined
+            bar.set_postfix(rows=totals["rows"], quarantined=totals["quarantined"], refresh=False)
+            bar.update(1)
+
+        summary = load_landing(settings.warehouse.url(), folder, load_mappings(), on_file=advance)
+    rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
+    say(
+        f"files loaded {summary.count('loaded')}, rejected {summary.count('rejected')}, skipped {summary.count('skipped')}; "
+        f"rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
+    )
+    for result in summary.files:
+        if result.status == "rejected":
+            say(f"  rejected {result.file_name}: {result.error}")
+    return 0
 
 
 def _launch_pipeline(settings: Settings, landing_dir: Path | None) -> str:
@@ -214,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--no-demo", action="store_true", help="never generate demo data")
     run_parser.add_argument("--demo-orders", type=int, default=20_000, help="orders of generated demo data")
     run_parser.add_argument("--demo-days", type=int, default=365, help="days of generated demo data")
+    ingest_parser = commands.add_parser("ingest", help="load new order files into the warehouse now (no Dagster run)")
+    ingest_parser.add_argument("path", nargs="?", help="folder of order files (default: the landing folder)")
     generate_parser = commands.add_parser("generate", help="write deterministic demo order files")
     generate_parser.add_argument("--orders", type=int, required=True)
     generate_parser.add_argument("--days", type=int, required=True)
@@ -237,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(settings, args)
     elif args.command == "generate":
         generate(args)
+    elif args.command == "ingest":
+        return ingest(settings, Path(args.path).resolve() if args.path else settings.landing_dir)
     return 0
 
 

@@ -9,6 +9,7 @@ from orchestration.dbt_assets import dbt_models
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
 from orchestration.quality_checks import quality_checks
+from orchestration.sensors import landing_sensor_for
 from orchestration.superset_assets import dataset_assets, superset_dashboards
 
 full_pipeline = dg.define_asset_job(
@@ -23,5 +24,6 @@ defs = dg.Definitions(
     assets=[raw_order_lines, dbt_models, *dataset_assets, superset_dashboards],
     asset_checks=quality_checks,
     jobs=[full_pipeline],
+    sensors=[landing_sensor_for(full_pipeline)],
     resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
 )

@@ -102,3 +102,100 @@ def test_broken_files_are_rejected_and_the_others_still_load(scratch_warehouse, 
         ("rejected", True),
         ("loaded", False),
     ]
+
+
+def test_malformed_csv_records_are_quarantined_and_the_rest_loads(scratch_warehouse, tmp_path):
+    write(
+        tmp_path / "orders_2025-01-01.csv",
+        "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+        "O2,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web,EXTRA",
+        "O3,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+    )
+    summary = load(scratch_warehouse, tmp_path)
+    assert (summary.rows_loaded, summary.rows_quarantined) == (2, 1)
+    assert rows(scratch_warehouse, "select source_line, reason, raw_row -> 'fields' ->> 12 from quarantine.order_lines") == [
+        (3, "malformed row: 13 fields, the header has 12", "EXTRA")
+    ]
+
+
+@pytest.mark.parametrize("file_format, gzip", [("csv", False), ("csv", True), ("jsonl", False), ("jsonl", True), ("parquet", False)])
+def test_generated_files_with_defects_account_for_every_line(scratch_warehouse, tmp_path, file_format, gzip):
+    from ingestion.demo_data import generate_orders
+
+    report = generate_orders(tmp_path, orders=600, days=4, seed=11, file_format=file_format, defect_rate=0.03, compress=gzip)
+    summary = load(scratch_warehouse, tmp_path)
+    results = {result.file_name: result for result in summary.files}
+    for generated in report.files:
+        result = results[generated.path.name]
+        if generated.broken:
+            assert result.status in ("rejected", "skipped"), result
+            continue
+        assert result.status == "loaded", result
+        assert result.rows_loaded + result.rows_quarantined == generated.lines, generated.path.name
+        assert result.rows_quarantined >= generated.bad_lines
+    assert summary.rows_quarantined > 0
+    reasons = {row[0] for row in rows(scratch_warehouse, "select distinct reason from quarantine.order_lines")}
+    assert {"missing order_id", "missing product_id", "quantity is zero", "unit_price is negative",
+            "unknown currency code", "ordered_at is in the future"} <= reasons
+
+
+def test_online_retail_mapping(scratch_warehouse, tmp_path):
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "online_retail_2010-12.csv"
+    (tmp_path / fixture.name).write_bytes(fixture.read_bytes())
+    summary = load(scratch_warehouse, tmp_path)
+    assert (summary.rows_loaded, summary.rows_quarantined) == (5, 1), summary
+    loaded = rows(
+        scratch_warehouse,
+        "select order_id, customer_id, product_name, quantity, unit_price::text, currency, country, status, channel,"
+        " to_char(ordered_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') from raw.order_lines order by source_line",
+    )
+    assert loaded == [
+        ("536365", "17850", "WHITE HANGING HEART T-LIGHT HOLDER", 6, "2.55", "GBP", "GB", None, "web", "2010-12-01 08:26"),
+        ("536365", "17850", "WHITE METAL LANTERN", 6, "3.39", "GBP", "GB", None, "web", "2010-12-01 08:26"),
+        ("536366", None, "HAND WARMER UNION JACK", 6, "1.85", "GBP", "IE", None, "web", "2010-12-01 08:28"),
+        ("C536379", "14527", "Discount", -1, "27.50", "GBP", "GB", "cancelled", "web", "2010-12-01 09:41"),
+        # London summer time: 14:05 BST is 13:05 UTC.
+        ("536370", "12583", "ALARM CLOCK BAKELIKE PINK, CAFÉ", 24, "3.75", "GBP", "FR", None, "web", "2011-06-15 13:05"),
+    ]
+    assert rows(scratch_warehouse, "select reason, raw_row ->> 'InvoiceDate' from quarantine.order_lines") == [
+        ("ordered_at is not a timestamp", "13/45/2010 8:26")
+    ]
+
+
+def test_kill_9_in_the_middle_of_a_load_leaves_nothing_and_the_rerun_is_exact(scratch_warehouse, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ingestion.demo_data import generate_orders
+
+    report = generate_orders(tmp_path, orders=120_000, days=1, seed=5)
+    loader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from ingestion.loader import load_landing; from ingestion.sources import load_mappings;"
+         " load_landing(sys.argv[1], Path(sys.argv[2]), load_mappings())",
+         scratch_warehouse, str(tmp_path)],
+    )
+    deadline = time.monotonic() + 120
+    with psycopg.connect(scratch_warehouse, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            active = conn.execute(
+                "select count(*) from pg_stat_activity where application_name = 'ecom-ingestion'"
+                " and query ilike 'copy incoming%%' and datname = current_database()"
+            ).fetchone()[0]
+            if active or loader.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert loader.poll() is None, "the load finished before it could be interrupted"
+        loader.send_signal(signal.SIGKILL)
+        loader.wait()
+        while conn.execute(
+            "select count(*) from pg_stat_activity where application_name = 'ecom-ingestion' and datname = current_database()"
+        ).fetchone()[0]:
+            time.sleep(0.1)
+        assert conn.execute("select count(*) from raw.order_lines").fetchone()[0] == 0
+        assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == 0
+    summary = load(scratch_warehouse, tmp_path)
+    assert summary.rows_loaded == report.lines
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(report.lines,)]

@@ -1,0 +1,139 @@
+"""Ingestion speed and memory, measured against baselines in the same run (`make bench`).
+
+1. The same 1,000,000-line CSV loaded three ways: this loader (validation, quarantine, replacement,
+   manifest), `psql \\copy` of the file into a typed table (PostgreSQL's ceiling) and pandas `to_sql`
+   (the naive baseline). Prints rows/s and the ratios. Target: loader >= 0.5 x `\\copy`.
+2. Peak memory (max RSS) of the loader process on a 5,000,000-line file. Target: < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Stopwatch, fresh_database, print_table, throwaway_postgres  # noqa: E402
+
+from ingestion.demo_data import generate_orders  # noqa: E402
+from ingestion.sources import load_mappings  # noqa: E402
+from orchestration.stack.postgres import psql_executable  # noqa: E402
+
+TYPED_TABLE = """
+create table raw.copy_ceiling (
+    order_id text, ordered_at timestamptz, customer_id text, product_id text, product_name text,
+    category text, quantity integer, unit_price numeric, currency char(3), country text, status text, channel text
+)
+"""
+LINES_PER_ORDER = 2.07  # measured mean of the generator
+
+
+def one_file(directory: Path, lines: int, seed: int) -> tuple[Path, int]:
+    report = generate_orders(directory, orders=int(lines / LINES_PER_ORDER), days=1, seed=seed)
+    (generated,) = report.files
+    return generated.path, generated.lines
+
+
+def load_with_loader(url: str, path: Path) -> float:
+    from ingestion.loader import ensure_schema, load_file
+    from ingestion.sources import mapping_for
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_schema(conn)
+        with Stopwatch() as watch:
+            result = load_file(conn, path, mapping_for(path, load_mappings()))
+    assert result.status == "loaded", result
+    return watch.seconds
+
+
+def load_with_psql_copy(url: str, path: Path) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(TYPED_TABLE)
+    with Stopwatch() as watch:
+        subprocess.run(
+            [str(psql_executable()), url, "-q", "-c", f"\\copy raw.copy_ceiling from '{path}' with (format csv, header true)"],
+            check=True,
+        )
+    return watch.seconds
+
+
+def load_with_pandas(url: str, path: Path) -> float:
+    import pandas as pd
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with Stopwatch() as watch:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame.to_sql("pandas_baseline", engine, schema="raw", index=False, chunksize=50_000)
+    engine.dispose()
+    return watch.seconds
+
+
+def peak_memory_of_loading(url: str, path: Path) -> tuple[float, float]:
+    """(seconds, max RSS in MiB) of a separate process that loads `path`."""
+    code = (
+        "import sys; from pathlib import Path; import psycopg;"
+        "from ingestion.loader import ensure_schema, load_file; from ingestion.sources import load_mappings, mapping_for;"
+        "conn = psycopg.connect(sys.argv[1], autocommit=True); ensure_schema(conn);"
+        "p = Path(sys.argv[2]); r = load_file(conn, p, mapping_for(p, load_mappings())); assert r.status == 'loaded', r"
+    )
+    # Sampled from outside: Linux carries a process's ru_maxrss across exec, so the child's own
+    # figure would include this (much larger) benchmark process it was forked from.
+    peak = 0
+    with Stopwatch() as watch:
+        child = subprocess.Popen([sys.executable, "-c", code, url, str(path)])
+        process = psutil.Process(child.pid)
+        while child.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, process.memory_info().rss)
+            time.sleep(0.02)
+    assert child.returncode == 0, "the loader failed"
+    return watch.seconds, peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--memory-lines", type=int, default=5_000_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="ecom-bench-data-") as scratch, throwaway_postgres() as settings:
+        data = Path(scratch)
+        print(f"generating a {args.lines:,}-line CSV ...", flush=True)
+        path, lines = one_file(data / "speed", args.lines, seed=1)
+        timings = {}
+        for name, method in (
+            ("psql \\copy (ceiling)", load_with_psql_copy),
+            ("this loader", load_with_loader),
+            ("pandas to_sql (baseline)", load_with_pandas),
+        ):
+            print(f"loading with {name} ...", flush=True)
+            timings[name] = method(fresh_database(settings, "bench_" + name.split()[0].strip("\\").lower()), path)
+        ceiling, loader = timings["psql \\copy (ceiling)"], timings["this loader"]
+        print_table(
+            f"Loading one CSV of {lines:,} order lines",
+            ["method", "seconds", "rows/s", "speed vs \\copy"],
+            [[name, round(seconds, 2), round(lines / seconds), round(ceiling / seconds, 2)] for name, seconds in timings.items()],
+        )
+        print(f"\nloader / \\copy = {ceiling / loader:.2f} (target >= 0.5); loader / pandas = {timings['pandas to_sql (baseline)'] / loader:.1f}x")
+
+        print(f"\ngenerating a {args.memory_lines:,}-line CSV ...", flush=True)
+        big_path, big_lines = one_file(data / "memory", args.memory_lines, seed=2)
+        seconds, peak_mib = peak_memory_of_loading(fresh_database(settings, "bench_memory"), big_path)
+        print_table(
+            "Peak memory of the loader process",
+            ["lines", "size MiB", "seconds", "rows/s", "peak RSS MiB"],
+            [[big_lines, round(big_path.stat().st_size / 2**20), round(seconds, 1), round(big_lines / seconds), round(peak_mib)]],
+        )
+        print(f"\npeak memory {peak_mib:.0f} MiB (target < 1024 MiB)")
+
+
+if __name__ == "__main__":
+    main()
