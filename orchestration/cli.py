@@ -10,6 +10,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from expectations.suites import data_docs_index
 from orchestration.settings import Settings, load_settings
 from orchestration.stack import dagster_server, postgres, superset_server
 
@@ -87,6 +88,7 @@ def status(settings: Settings) -> dict:
         "embedded_postgres": settings.embedded_postgres,
         "dagster_url": settings.dagster_url,
         "superset_url": settings.superset_url,
+        "data_docs": str(data_docs_index(settings.home / "gx")),
         "services": {name: {"state": "running" if running else "stopped"} for name, running in services.items()},
     }
 
@@ -97,6 +99,7 @@ def _print_status(report: dict) -> None:
     say(f"warehouse     {report['warehouse_url']}")
     say(f"Dagster       {report['dagster_url']}")
     say(f"Superset      {report['superset_url']}")
+    say(f"Data Docs     {report['data_docs']}")
     for name, service in report["services"].items():
         say(f"  {name:<18} {service['state']}")
 

@@ -1,12 +1,16 @@
 """The dbt project as Dagster assets: keys and groups by layer, dbt tests as asset checks."""
 
+import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.dbt_cli import dbt_build_args, dbt_project
+
+MARTS_MAX_AGE_HOURS = float(os.environ.get("ECOM_MARTS_MAX_AGE_HOURS", "26"))
 
 class LayeredDbtTranslator(DagsterDbtTranslator):
     """Asset keys are `<schema>/<name>` (the physical table); groups are the dbt layers."""
@@ -19,6 +23,18 @@ class LayeredDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return dbt_resource_props["config"].get("schema") or "staging"
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key.path[0] != "marts":
+            return spec.replace_attributes(owners=["team:analytics-engineering"])
+        # Business users read the marts: a mart older than a day and a bit means the daily run failed.
+        return spec.replace_attributes(
+            owners=["team:analytics-engineering"],
+            freshness_policy=dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=MARTS_MAX_AGE_HOURS), warn_window=timedelta(hours=MARTS_MAX_AGE_HOURS * 0.75)
+            ),
+        )
 
 
 translator = LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

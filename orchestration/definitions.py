@@ -1,29 +1,49 @@
-"""The Dagster code location: every asset, check and job of the pipeline, composed in one place."""
+"""The Dagster code location: every asset, check, job, schedule and sensor, composed in one place."""
 
 from __future__ import annotations
+
+import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.alerts import run_failure_alert
 from orchestration.dbt_assets import dbt_models
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
 from orchestration.quality_checks import quality_checks
+from orchestration.quality_report import quality_report_for
 from orchestration.sensors import landing_sensor_for
+from orchestration.settings import load_settings
 from orchestration.superset_assets import dataset_assets, superset_dashboards
+
+MART_KEYS = sorted((key for key in dbt_models.keys if key.path[0] == "marts"), key=lambda key: key.path)
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Load new files, build and test every dbt model, gate the marts, publish to Superset.",
+    description="Load new files, build and test every dbt model, gate the data, publish to Superset.",
     # One process for all steps: a subprocess per step costs seconds each on a small machine.
     executor_def=dg.in_process_executor,
 )
 
+daily_full_run = dg.ScheduleDefinition(
+    name="daily_full_run",
+    job=full_pipeline,
+    cron_schedule=os.environ.get("ECOM_DAILY_CRON", "0 6 * * *"),
+    execution_timezone=load_settings().reporting_timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The whole pipeline once a day (ECOM_DAILY_CRON), even when no file arrived: refreshes freshness.",
+)
+
 defs = dg.Definitions(
-    assets=[raw_order_lines, dbt_models, *dataset_assets, superset_dashboards],
+    assets=[raw_order_lines, dbt_models, quality_report_for(MART_KEYS), *dataset_assets, superset_dashboards],
     asset_checks=quality_checks,
     jobs=[full_pipeline],
-    sensors=[landing_sensor_for(full_pipeline)],
+    schedules=[daily_full_run],
+    sensors=[
+        landing_sensor_for(full_pipeline),
+        run_failure_alert,
+    ],
     resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
 )

@@ -1,21 +1,28 @@
-"""Great Expectations suites as blocking Dagster asset checks: a failure stops the publication."""
+"""Great Expectations suites as blocking Dagster asset checks: bad data stops before it moves on.
 
-from __future__ import annotations
+A failing raw check stops dbt; a failing mart check stops the Superset publication, so the
+dashboards keep the last good data.
+"""
 
 import dagster as dg
 
-from expectations.suites import SUITES, SuiteOutcome, validate
+from expectations.results import record
+from expectations.suites import SUITES, SuiteOutcome, data_docs_index, validate
 from orchestration.metadata import markdown_table
 from orchestration.settings import load_settings
 
 
-def _check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+def _check_result(outcome: SuiteOutcome, data_docs: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "expectations_evaluated": len(outcome.expectations),
             "expectations_failed": len(outcome.failed),
+            "failed": markdown_table(
+                ["expectation", "column", "unexpected", "sample values / observed"],
+                [[e.expectation, e.column, e.unexpected_count, e.sample_values or e.observed] for e in outcome.failed],
+            ),
             "results": markdown_table(
                 ["expectation", "column", "passed", "unexpected", "sample values / observed"],
                 [
@@ -23,22 +30,26 @@ def _check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
                     for e in outcome.expectations
                 ],
             ),
+            "data_docs": dg.MetadataValue.path(data_docs),
         },
     )
 
 
 def _suite_check(suite_name: str) -> dg.AssetChecksDefinition:
-    schema, table, _ = SUITES[suite_name]
+    suite = SUITES[suite_name]
 
     @dg.asset_check(
-        asset=dg.AssetKey([schema, table]),
-        name=f"great_expectations_{table}",
+        asset=dg.AssetKey([suite.schema, suite.table]),
+        name=f"great_expectations_{suite.table}",
         blocking=True,
-        description=f"Great Expectations suite {suite_name} (expectations/suites.py).",
+        description=f"Great Expectations suite {suite_name} (expectations/suites.py); results in ops.quality_results.",
     )
-    def check() -> dg.AssetCheckResult:
-        warehouse = load_settings().warehouse
-        return _check_result(validate(suite_name, warehouse.url("postgresql+psycopg2")))
+    def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        settings = load_settings()
+        gx_dir = settings.home / "gx"
+        outcome = validate(suite_name, settings.warehouse.url("postgresql+psycopg2"), gx_dir)
+        record(settings.warehouse.url(), outcome, context.run.run_id)
+        return _check_result(outcome, str(data_docs_index(gx_dir)))
 
     return check
 

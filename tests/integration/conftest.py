@@ -73,6 +73,8 @@ def stack():
         "ECOM_PG_PORT": str(free_port()),
         "ECOM_DAGSTER_PORT": str(free_port()),
         "ECOM_SUPERSET_PORT": str(free_port()),
+        # The run-failure sensor posts here; tests listen on it when they expect an alert.
+        "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/alerts",
     }
     saved_environ = dict(os.environ)
     os.environ.clear()

@@ -14,41 +14,65 @@ def defs():
     return defs
 
 
-def test_every_stage_is_an_asset(defs):
-    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+@pytest.fixture(scope="module")
+def graph(defs):
+    return defs.resolve_asset_graph()
+
+
+def test_every_stage_is_an_asset(graph):
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {
         "raw/order_lines",
         "staging/stg_shop__order_lines",
         "intermediate/int_order_lines__priced",
         "marts/kpi_daily",
+        "quality/report",
         "superset/dataset/kpi_daily",
         "superset/dashboards",
     } <= keys
 
 
-def test_great_expectations_gate_is_a_blocking_check_on_the_mart(defs):
-    checks = {
-        spec.key: spec
-        for assets_def in defs.resolve_asset_graph().assets_defs
-        for spec in assets_def.check_specs
-    }
-    gate = checks[dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_daily"]), "great_expectations_kpi_daily")]
-    assert gate.blocking
+def test_asset_groups_follow_the_stages(graph):
+    groups = {group for assets_def in graph.assets_defs for group in assets_def.group_names_by_key.values()}
+    assert {"ingestion", "staging", "marts", "quality", "bi"} <= groups
+    for assets_def in graph.assets_defs:
+        for key in assets_def.keys:
+            assert assets_def.specs_by_key[key].owners, f"{key.to_user_string()} has no owner"
 
 
-def test_dbt_tests_become_asset_checks(defs):
-    check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+def test_great_expectations_gates_are_blocking_checks(graph):
+    checks = {spec.key: spec for assets_def in graph.assets_defs for spec in assets_def.check_specs}
+    for asset, name in ((["raw", "order_lines"], "great_expectations_order_lines"), (["marts", "kpi_daily"], "great_expectations_kpi_daily")):
+        assert checks[dg.AssetCheckKey(dg.AssetKey(asset), name)].blocking
+
+
+def test_dbt_tests_become_asset_checks(graph):
+    check_names = {key.name for key in graph.asset_check_keys}
     assert "unique_kpi_daily_order_date" in check_names
 
 
-def test_publication_depends_on_the_mart(defs):
-    graph = defs.resolve_asset_graph()
+def test_marts_have_a_freshness_policy(graph):
+    marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
+    assert marts
+    for key in marts:
+        assert graph.get(key).freshness_policy is not None, key.to_user_string()
+
+
+def test_publication_depends_on_the_mart(graph):
     dataset = graph.get(dg.AssetKey(["superset", "dataset", "kpi_daily"]))
     assert dg.AssetKey(["marts", "kpi_daily"]) in dataset.parent_keys
     dashboards = graph.get(dg.AssetKey(["superset", "dashboards"]))
     assert dg.AssetKey(["superset", "dataset", "kpi_daily"]) in dashboards.parent_keys
 
 
-def test_full_pipeline_job_selects_everything(defs):
+def test_schedules_and_sensors(defs):
+    assert {schedule.name for schedule in defs.schedules} == {"daily_full_run"}
+    sensors = {sensor.name: sensor for sensor in defs.sensors}
+    assert {"landing_folder_sensor", "run_failure_alert"} <= set(sensors)
+    for sensor in sensors.values():
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_full_pipeline_job_runs_in_one_process(defs):
     job = defs.resolve_job_def("full_pipeline")
     assert job.executor_def.name == "in_process"

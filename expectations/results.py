@@ -1,0 +1,47 @@
+"""Keep every expectation result in the warehouse (ops.quality_results), for trends and audits."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from expectations.suites import SuiteOutcome
+
+DDL = """
+create table if not exists ops.quality_results (
+    evaluated_at     timestamptz not null default now(),
+    run_id           text,
+    suite            text        not null,
+    table_name       text        not null,
+    expectation      text        not null,
+    column_name      text,
+    success          boolean     not null,
+    unexpected_count bigint,
+    sample_values    jsonb,
+    observed_value   jsonb
+)
+"""
+
+
+def record(conninfo: str, outcome: SuiteOutcome, run_id: str | None) -> None:
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(DDL)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into ops.quality_results (run_id, suite, table_name, expectation, column_name, success,"
+                " unexpected_count, sample_values, observed_value) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        run_id, outcome.suite, outcome.table, e.expectation, e.column, e.success, e.unexpected_count,
+                        Jsonb(e.sample_values, dumps=_dumps), Jsonb(e.observed, dumps=_dumps),
+                    )
+                    for e in outcome.expectations
+                ],
+            )
+
+
+def _dumps(value) -> str:
+    # Observed values can be dates or decimals.
+    return json.dumps(value, default=str)

@@ -1,0 +1,65 @@
+"""A failed run is recorded in ops.alerts and, when ALERT_WEBHOOK_URL is set, posted to that webhook."""
+
+import json
+import os
+import urllib.request
+
+import dagster as dg
+import psycopg
+from psycopg.types.json import Jsonb
+
+from orchestration.settings import load_settings
+
+DDL = """
+create table if not exists ops.alerts (
+    alert_id   bigint generated always as identity primary key,
+    raised_at  timestamptz not null default now(),
+    run_id     text        not null,
+    job_name   text        not null,
+    message    text        not null,
+    failed_steps jsonb     not null,
+    run_url    text,
+    delivered  boolean     not null default false
+)
+"""
+
+
+def _post(url: str, payload: dict) -> bool:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return 200 <= response.status < 300
+    except OSError:
+        return False
+
+
+@dg.run_failure_sensor(
+    name="run_failure_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Records every failed run in ops.alerts and posts it to ALERT_WEBHOOK_URL when set.",
+)
+def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
+    settings = load_settings()
+    run = context.dagster_run
+    failed_steps = [
+        {"step": event.step_key, "error": event.event_specific_data.error.message.strip()[:2000]}
+        for event in context.get_step_failure_events()
+    ]
+    payload = {
+        "text": f"ecommerce-analytics: run of {run.job_name} failed",
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "message": context.failure_event.message or "run failed",
+        "failed_steps": failed_steps,
+        "run_url": f"{settings.dagster_url}/runs/{run.run_id}",
+    }
+    webhook = os.environ.get("ALERT_WEBHOOK_URL", "").strip()
+    delivered = bool(webhook) and _post(webhook, payload)
+    with psycopg.connect(settings.warehouse.url()) as conn:
+        conn.execute(DDL)
+        conn.execute(
+            "insert into ops.alerts (run_id, job_name, message, failed_steps, run_url, delivered) values (%s, %s, %s, %s, %s, %s)",
+            (run.run_id, run.job_name, payload["message"], Jsonb(failed_steps), payload["run_url"], delivered),
+        )
+    context.log.info(f"alert recorded for run {run.run_id}" + (", webhook notified" if delivered else ""))

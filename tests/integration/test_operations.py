@@ -1,0 +1,137 @@
+"""Running it all from Dagster: files flow through by themselves, gates stop bad data, failures alert."""
+
+import calendar
+import http.server
+import json
+import threading
+import time
+from datetime import date
+from urllib.parse import urlsplit
+
+import dagster as dg
+import pytest
+
+from ecom_superset.bundle import load_assets
+from ecom_superset.publisher import Superset
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(predicate, timeout: float, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def test_a_new_file_reaches_the_marts_and_the_dashboard_by_itself(stack):
+    with stack.warehouse() as conn:
+        last_day = conn.execute("select max(order_date) from marts.kpi_daily").fetchone()[0]
+    new_day = date.fromordinal(last_day.toordinal() + 1)
+    dropped = time.monotonic()
+    generated = stack.ecom(
+        "generate", "--orders", "300", "--days", "1", "--seed", "99", "--start", new_day.isoformat(),
+        "--out", str(stack.settings.landing_dir),
+    )
+    assert generated.returncode == 0, generated.stderr
+
+    def new_day_in_mart():
+        with stack.warehouse() as conn:
+            row = conn.execute("select orders from marts.kpi_daily where order_date = %s", (new_day,)).fetchone()
+        return row is not None and row[0] > 0
+
+    assert wait_for(new_day_in_mart, timeout=300), "the new day never reached marts.kpi_daily"
+    in_mart = time.monotonic() - dropped
+
+    superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
+    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
+    chart_id = superset.id_by_uuid("chart", chart.uuid)
+
+    new_day_epoch_ms = calendar.timegm(new_day.timetuple()) * 1000
+
+    def new_day_in_chart():
+        response = superset.client.get(f"{superset.url}/api/v1/chart/{chart_id}/data/")
+        return any(row.get("order_date") == new_day_epoch_ms for row in response.json()["result"][0]["data"])
+
+    assert wait_for(new_day_in_chart, timeout=180), "the dashboard's chart never showed the new day"
+    in_dashboard = time.monotonic() - dropped
+    print(f"\nnew day in marts.kpi_daily after {in_mart:.0f} s, in the dashboard chart after {in_dashboard:.0f} s")
+
+
+def test_a_defect_in_a_mart_fails_its_gate_and_stops_the_publication(stack):
+    from orchestration.definitions import defs
+
+    with stack.warehouse(autocommit=True) as conn:
+        day, orders = conn.execute("select order_date, orders from marts.kpi_daily order by order_date limit 1").fetchone()
+        conn.execute("update marts.kpi_daily set orders = -5 where order_date = %s", (day,))
+    try:
+        gate = dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_daily"]), "great_expectations_kpi_daily")
+        publication = [dg.AssetKey(["superset", "dataset", "kpi_daily"]), dg.AssetKey(["superset", "dashboards"])]
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            asset_selection=publication,
+            asset_check_selection=[gate],
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+        assert [(e.check_name, e.passed) for e in evaluations] == [("great_expectations_kpi_daily", False)]
+        assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in result.all_events), \
+            "Superset was published although the gate failed"
+    finally:
+        with stack.warehouse(autocommit=True) as conn:
+            conn.execute("update marts.kpi_daily set orders = %s where order_date = %s", (orders, day))
+    with stack.warehouse() as conn:
+        failed = conn.execute(
+            "select expectation, unexpected_count from ops.quality_results where suite = 'marts.kpi_daily' and not success"
+            " order by evaluated_at desc limit 1"
+        ).fetchone()
+    assert failed == ("expect_column_values_to_be_between", 1)
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failed_run_is_recorded_and_posted_to_the_webhook(stack, tmp_path):
+    hook = urlsplit(stack.env["ALERT_WEBHOOK_URL"])
+    server = http.server.HTTPServer((hook.hostname, hook.port), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        not_a_folder = tmp_path / "not-a-folder"
+        not_a_folder.write_text("a file where the landing folder should be")
+        from dagster_graphql import DagsterGraphQLClient
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=stack.settings.dagster_port)
+        run_id = client.submit_job_execution(
+            "full_pipeline",
+            repository_location_name="ecommerce_analytics",
+            run_config={"ops": {"raw__order_lines": {"config": {"landing_dir": str(not_a_folder)}}}},
+        )
+
+        def alert():
+            with stack.warehouse() as conn:
+                exists = conn.execute("select to_regclass('ops.alerts')").fetchone()[0]
+                return exists and conn.execute(
+                    "select job_name, delivered, failed_steps from ops.alerts where run_id = %s", (run_id,)
+                ).fetchone()
+
+        recorded = wait_for(alert, timeout=240)
+        assert recorded, "no alert in ops.alerts"
+        job_name, delivered, failed_steps = recorded
+        assert job_name == "full_pipeline" and delivered
+        assert failed_steps[0]["step"] == "raw__order_lines"
+        assert any(message["run_id"] == run_id for message in _Hook.received)
+    finally:
+        server.shutdown()
