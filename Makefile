@@ -6,7 +6,7 @@ UV := .venv-tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: bootstrap run stop status test test-unit bench docs clean-state
+.PHONY: bootstrap browser run stop status test test-unit bench docs clean-state
 
 bootstrap: .venv/.synced .venv-superset/.synced ## install both virtualenvs from the lock files
 
@@ -33,11 +33,24 @@ stop: ## stop every process of the local stack
 status:
 	.venv/bin/ecom status
 
-test: bootstrap ## the whole test suite against a throw-away stack of real components
+# The browser test drives Debian's chromium (Playwright must not download its own browser).
+browser:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: bootstrap browser ## the whole test suite against a throw-away stack of real components
 	.venv/bin/python -m pytest
 
 test-unit: bootstrap
 	.venv/bin/python -m pytest tests/unit
+
+bench: bootstrap ## speed and memory benchmarks, each against a baseline measured in the same run
+	.venv/bin/python tests/benchmarks/bench_ingestion.py
+	.venv/bin/python tests/benchmarks/bench_dbt.py
+
+docs: bootstrap ## build the dbt docs and serve them on http://127.0.0.1:8580
+	.venv/bin/ecom docs
 
 clean-state: stop ## forget all local data (warehouse, Dagster history, Superset metadata)
 	rm -rf .local

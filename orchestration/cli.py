@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from datetime import date, timedelta
@@ -150,6 +151,24 @@ def ingest(settings: Settings, folder: Path) -> int:
     return 0
 
 
+def docs(settings: Settings, serve: bool) -> int:
+    """Build the dbt docs (with the warehouse's catalog) and serve them on 127.0.0.1."""
+    from orchestration.dbt_cli import DBT_EXECUTABLE
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    ensure_warehouse(settings)
+    _export_stack_env(settings)
+    target = settings.home / "dbt-docs"
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    subprocess.run([DBT_EXECUTABLE, "docs", "generate", *common], check=True)
+    say(f"dbt docs written to {target / 'index.html'}")
+    if serve:
+        port = os.environ.get("ECOM_DBT_DOCS_PORT", "8580")
+        say(f"serving the dbt docs on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        subprocess.run([DBT_EXECUTABLE, "docs", "serve", *common, "--host", "127.0.0.1", "--port", port, "--no-browser"])
+    return 0
+
+
 def _launch_pipeline(settings: Settings, landing_dir: Path | None) -> str:
     from dagster_graphql import DagsterGraphQLClient
 
@@ -253,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--no-demo", action="store_true", help="never generate demo data")
     run_parser.add_argument("--demo-orders", type=int, default=20_000, help="orders of generated demo data")
     run_parser.add_argument("--demo-days", type=int, default=365, help="days of generated demo data")
+    docs_parser = commands.add_parser("docs", help="build the dbt docs and serve them")
+    docs_parser.add_argument("--no-serve", action="store_true", help="only build them")
     ingest_parser = commands.add_parser("ingest", help="load new order files into the warehouse now (no Dagster run)")
     ingest_parser.add_argument("path", nargs="?", help="folder of order files (default: the landing folder)")
     generate_parser = commands.add_parser("generate", help="write deterministic demo order files")
@@ -278,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(settings, args)
     elif args.command == "generate":
         generate(args)
+    elif args.command == "docs":
+        return docs(settings, serve=not args.no_serve)
     elif args.command == "ingest":
         return ingest(settings, Path(args.path).resolve() if args.path else settings.landing_dir)
     return 0
