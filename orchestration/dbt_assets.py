@@ -9,6 +9,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.dbt_cli import dbt_build_args, dbt_project
+from orchestration.metadata import table_metadata
+from orchestration.settings import load_settings
 
 MARTS_MAX_AGE_HOURS = float(os.environ.get("ECOM_MARTS_MAX_AGE_HOURS", "26"))
 
@@ -42,4 +44,11 @@ translator = LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
+    warehouse = load_settings().warehouse.url()
+    for event in dbt.cli(dbt_build_args(), context=context).stream():
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            # Marts are tables people read: show how many rows and what they look like.
+            if key.path[0] == "marts":
+                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, "marts", key.path[-1])})
+        yield event

@@ -19,7 +19,7 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dg.
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def table_preview(conninfo: str, schema: str, table: str, order_by: str, limit: int = 10) -> dg.MarkdownMetadataValue:
+def table_preview(conninfo: str, schema: str, table: str, order_by: str = "1", limit: int = 10) -> dg.MarkdownMetadataValue:
     query = sql.SQL("select * from {}.{} order by {} limit {}").format(
         sql.Identifier(schema), sql.Identifier(table), sql.SQL(order_by), sql.Literal(limit)
     )
@@ -27,3 +27,10 @@ def table_preview(conninfo: str, schema: str, table: str, order_by: str, limit: 
         cursor = conn.execute(query)
         columns = [column.name for column in cursor.description]
         return markdown_table(columns, cursor.fetchall())
+
+
+def table_metadata(conninfo: str, schema: str, table: str) -> dict:
+    """Row count (Dagster's standard key, charted in the UI) and a preview of a table."""
+    with psycopg.connect(conninfo) as conn:
+        (rows,) = conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()
+    return {**dg.TableMetadataSet(row_count=rows), "preview": table_preview(conninfo, schema, table)}
