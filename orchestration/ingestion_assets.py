@@ -7,7 +7,7 @@ from pydantic import Field
 
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
-from orchestration.metadata import markdown_table, table_preview
+from orchestration.metadata import markdown_table, table_metadata
 from orchestration.settings import load_settings
 
 # dbt reads this table as source shop.order_lines; the translator gives it this same key.
@@ -53,6 +53,6 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
                 ["file", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
                 [[r.file_name, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error] for r in new_files],
             ),
-            "preview": table_preview(url, "raw", "order_lines", "loaded_at desc, source_line"),
+            **table_metadata(url, "raw", "order_lines", order_by="loaded_at desc, source_line"),
         }
     )

@@ -29,8 +29,8 @@ def table_preview(conninfo: str, schema: str, table: str, order_by: str = "1", l
         return markdown_table(columns, cursor.fetchall())
 
 
-def table_metadata(conninfo: str, schema: str, table: str) -> dict:
+def table_metadata(conninfo: str, schema: str, table: str, order_by: str = "1") -> dict:
     """Row count (Dagster's standard key, charted in the UI) and a preview of a table."""
     with psycopg.connect(conninfo) as conn:
         (rows,) = conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()
-    return {**dg.TableMetadataSet(row_count=rows), "preview": table_preview(conninfo, schema, table)}
+    return {**dg.TableMetadataSet(row_count=rows), "preview": table_preview(conninfo, schema, table, order_by)}
