@@ -80,22 +80,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.sources import CONTRACT_COLUMNS, FORMATS
+
 DEFAULT_START = date(2025, 1, 1)
-CONTRACT_COLUMNS = (
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "product_id",
-    "product_name",
-    "category",
-    "quantity",
-    "unit_price",
-    "currency",
-    "country",
-    "status",
-    "channel",
-)
-FILE_FORMATS = ("csv", "jsonl", "parquet")
+FILE_FORMATS = FORMATS
 _COUNTRIES = (  # country, currency, share of orders
     ("DE", "EUR", 0.27),
     ("FR", "EUR", 0.13),
