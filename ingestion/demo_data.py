@@ -83,7 +83,6 @@ import pyarrow.parquet as pq
 from ingestion.sources import CONTRACT_COLUMNS, FORMATS
 
 DEFAULT_START = date(2025, 1, 1)
-FILE_FORMATS = FORMATS
 _COUNTRIES = (  # country, currency, share of orders
     ("DE", "EUR", 0.27),
     ("FR", "EUR", 0.13),
@@ -315,8 +314,8 @@ def generate_orders(
         raise ValueError("orders must be >= 0 and days >= 1")
     if seed < 0:
         raise ValueError("seed must be >= 0")
-    if file_format not in FILE_FORMATS:
-        raise ValueError(f"file_format must be one of {', '.join(FILE_FORMATS)}")
+    if file_format not in FORMATS:
+        raise ValueError(f"file_format must be one of {', '.join(FORMATS)}")
     if not 0.0 <= defect_rate < 1.0:
         raise ValueError("defect_rate must be in [0, 1)")
 
