@@ -1,4 +1,15 @@
-{#- The one place where line amounts are defined; every fact and mart reads them from here. -#}
+{#- The one place where a line's amount and kind are defined; every fact and mart reads them from here
+    (aggregations go through the metric macros in macros/metrics.sql). Predicates on order_id, file_id
+    or customer_id are pushed down through this view to raw.order_lines, which the incremental
+    fct_order_lines relies on. -#}
+with lines as (
+    select * from {{ ref('stg_shop__order_lines') }}
+),
+
+rates as (
+    select * from {{ ref('currency_rates') }}
+)
+
 select
     lines.order_line_id,
     lines.order_id,
@@ -8,14 +19,18 @@ select
     lines.customer_id is null as is_guest,
     lines.product_id,
     lines.product_name,
-    lines.category,
-    lines.country_code,
+    -- Dashboards filter on these, and a null is no filter value: unknowns get a name of their own.
+    coalesce(lines.category, 'Unknown') as category,
+    coalesce(lines.country_code, 'ZZ') as country_code,
     lines.sales_channel,
+    lines.order_status,
     lines.quantity,
     lines.unit_price,
     lines.currency_code,
     lines.quantity > 0 as is_sale,
     lines.quantity * lines.unit_price as line_amount_local,
-    round(lines.quantity * lines.unit_price / rates.units_per_eur, 2) as line_amount
-from {{ ref('stg_shop__order_lines') }} as lines
-join {{ ref('currency_rates') }} as rates using (currency_code)
+    round(lines.quantity * lines.unit_price / rates.units_per_eur, 2) as line_amount,
+    lines.file_id,
+    lines.loaded_at
+from lines
+inner join rates on lines.currency_code = rates.currency_code

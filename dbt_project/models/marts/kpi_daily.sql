@@ -1,34 +1,23 @@
-{#- Metric definitions (documented in _marts.yml): gross = sale lines, returns = return lines,
-    net = gross + returns, orders = orders with a sale line. -#}
-with lines as (
-    select * from {{ ref('int_order_lines__priced') }}
-),
-
-bounds as (
-    select min(order_date) as first_day, max(order_date) as last_day from lines
-),
-
-calendar as (
-    select generate_series(first_day, last_day, interval '1 day')::date as order_date
-    from bounds
+{#- The shop's daily KPIs. Measures come from int_sales__period_totals (metric macros); days without
+    orders appear with zeros. -#}
+with calendar as (
+    select date_day from {{ ref('dim_date') }}
 ),
 
 daily as (
-    select
-        order_date,
-        count(distinct order_id) filter (where is_sale) as orders,
-        count(distinct order_id) filter (where is_sale and is_guest) as guest_orders,
-        count(distinct customer_id) filter (where is_sale) as customers,
-        coalesce(sum(quantity) filter (where is_sale), 0) as units_sold,
-        coalesce(-sum(quantity) filter (where not is_sale), 0) as units_returned,
-        coalesce(sum(line_amount) filter (where is_sale), 0) as gross_revenue,
-        coalesce(sum(line_amount) filter (where not is_sale), 0) as returns_amount
-    from lines
-    group by order_date
+    select * from {{ ref('int_sales__period_totals') }}
+    where period_grain = 'day'
+),
+
+new_customers as (
+    select first_order_date, count(*) as new_customers
+    from {{ ref('dim_customers') }}
+    where first_order_date is not null
+    group by first_order_date
 )
 
 select
-    calendar.order_date,
+    calendar.date_day as order_date,
     coalesce(daily.orders, 0) as orders,
     coalesce(daily.guest_orders, 0) as guest_orders,
     coalesce(daily.customers, 0) as customers,
@@ -36,7 +25,10 @@ select
     coalesce(daily.units_returned, 0) as units_returned,
     coalesce(daily.gross_revenue, 0) as gross_revenue,
     coalesce(daily.returns_amount, 0) as returns_amount,
-    coalesce(daily.gross_revenue, 0) + coalesce(daily.returns_amount, 0) as net_revenue,
-    case when coalesce(daily.orders, 0) > 0 then round(daily.gross_revenue / daily.orders, 2) end as avg_order_value
+    coalesce(daily.net_revenue, 0) as net_revenue,
+    {{ metric_avg_order_value('daily.gross_revenue', 'daily.orders') }} as avg_order_value,
+    coalesce(new_customers.new_customers, 0) as new_customers,
+    coalesce(daily.returned_orders, 0) as returned_orders
 from calendar
-left join daily using (order_date)
+left join daily on calendar.date_day = daily.period_start
+left join new_customers on calendar.date_day = new_customers.first_order_date

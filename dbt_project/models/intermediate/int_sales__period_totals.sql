@@ -1,0 +1,132 @@
+{#-
+    The shop's totals per day, ISO week (Monday to Sunday) and calendar month, from the metric
+    macros. kpi_daily and revenue_trends read it. Distinct counts (orders, customers) cannot be added
+    up from days to weeks, so each grain is aggregated from the lines.
+
+    Incremental by period: a run recomputes every period that contains a day with changed lines
+    (int_order_footprints), whole, from fct_order_lines. The distinct counts sort every line of the
+    changed periods once per grain, hence the larger work_mem.
+-#}
+-- depends_on: {{ ref('int_order_footprints') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period_grain', 'period_start'],
+        on_schema_change='fail',
+        pre_hook="set local work_mem = '256MB'",
+        post_hook="{{ delete_placeholder_rows('orders') }}",
+    )
+}}
+
+with grains as (
+    select period_grain from (values ('day'), ('week'), ('month')) as grains (period_grain)
+),
+
+{% if is_incremental() %}
+changed_days as (
+    select distinct order_date from ({{ changed_footprints(ref('int_order_footprints')) }}) as changed
+),
+
+changed_periods as (
+    select distinct
+        grains.period_grain,
+        date_trunc(grains.period_grain, changed_days.order_date)::date as period_start
+    from changed_days
+    cross join grains
+),
+{% endif %}
+
+{% if is_incremental() %}
+changed_period_days as (
+    -- Every day of every changed period: a changed day recomputes its whole week and month.
+    select distinct generate_series(
+        period_start,
+        (period_start + ('1 ' || period_grain)::interval - interval '1 day')::date,
+        interval '1 day'
+    )::date as order_date
+    from changed_periods
+),
+{% endif %}
+
+lines as (
+    select * from {{ ref('fct_order_lines') }}
+    {% if is_incremental() %}
+    -- = any(array(...)): read the changed days by index (see fct_order_lines).
+    where order_date = any(array(select changed_period_days.order_date from changed_period_days))
+    {% endif %}
+),
+
+lines_by_period as (
+    -- Only the columns the metrics need: this is sorted for the distinct counts.
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, lines.order_date)::date as period_start,
+        lines.order_id,
+        lines.customer_id,
+        lines.is_sale,
+        lines.is_guest,
+        lines.quantity,
+        lines.line_amount,
+        lines.file_id
+    from lines
+    cross join grains
+),
+
+totals as (
+    select
+        period_grain,
+        period_start,
+        {{ metric_orders() }} as orders,
+        {{ metric_guest_orders() }} as guest_orders,
+        {{ metric_returned_orders() }} as returned_orders,
+        {{ metric_customers() }} as customers,
+        {{ metric_units_sold() }} as units_sold,
+        {{ metric_units_returned() }} as units_returned,
+        {{ metric_gross_revenue() }} as gross_revenue,
+        {{ metric_returns_amount() }} as returns_amount,
+        {{ metric_net_revenue() }} as net_revenue,
+        max(file_id) as last_file_id
+    from lines_by_period
+    {% if is_incremental() %}
+    where (period_grain, period_start) in (select period_grain, period_start from changed_periods)
+    {% endif %}
+    group by period_grain, period_start
+)
+
+{% if is_incremental() %}
+-- A changed period without any line left still needs a row, so that delete+insert removes its old
+-- one; the post-hook deletes these placeholder rows (orders is null) before the run commits.
+select
+    changed_periods.period_grain,
+    changed_periods.period_start,
+    totals.orders,
+    totals.guest_orders,
+    totals.returned_orders,
+    totals.customers,
+    totals.units_sold,
+    totals.units_returned,
+    totals.gross_revenue,
+    totals.returns_amount,
+    totals.net_revenue,
+    totals.last_file_id
+from changed_periods
+left join totals
+    on changed_periods.period_grain = totals.period_grain
+    and changed_periods.period_start = totals.period_start
+{% else %}
+select
+    period_grain,
+    period_start,
+    orders,
+    guest_orders,
+    returned_orders,
+    customers,
+    units_sold,
+    units_returned,
+    gross_revenue,
+    returns_amount,
+    net_revenue,
+    last_file_id
+from totals
+{% endif %}

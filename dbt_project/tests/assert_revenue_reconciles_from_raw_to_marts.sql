@@ -1,0 +1,47 @@
+{#-
+    Revenue reconciles to the cent across the layers: the sum of kpi_daily.net_revenue equals the sum
+    of fct_order_lines.line_amount, which equals the amount of the raw loaded lines computed here
+    straight from raw.order_lines and the currency_rates seed (quantity x unit_price per EUR, rounded
+    to the cent per line). The line counts must match too: a line lost on the way (say, a currency
+    without a rate) would otherwise go unnoticed. Returns a row when anything differs.
+-#}
+with raw_lines as (
+    -- Grouped before dividing: far fewer distinct amounts than lines, and the same per-line rounding.
+    select
+        raw_lines.currency,
+        raw_lines.quantity * raw_lines.unit_price as amount_local,
+        count(*) as lines
+    from {{ source('shop', 'order_lines') }} as raw_lines
+    group by raw_lines.currency, raw_lines.quantity * raw_lines.unit_price
+),
+
+raw_total as (
+    select
+        -- A line without a rate makes the amount null: the line counts below then tell.
+        coalesce(sum(round(raw_lines.amount_local / rates.units_per_eur, 2) * raw_lines.lines), 0) as amount,
+        coalesce(sum(raw_lines.lines), 0) as lines
+    from raw_lines
+    left join {{ ref('currency_rates') }} as rates on raw_lines.currency = rates.currency_code
+),
+
+fact_total as (
+    select coalesce(sum(line_amount), 0) as amount, count(*) as lines
+    from {{ ref('fct_order_lines') }}
+),
+
+kpi_total as (
+    select coalesce(sum(net_revenue), 0) as amount from {{ ref('kpi_daily') }}
+)
+
+select
+    raw_total.amount as raw_amount,
+    fact_total.amount as fact_amount,
+    kpi_total.amount as kpi_amount,
+    raw_total.lines as raw_lines,
+    fact_total.lines as fact_lines
+from raw_total
+cross join fact_total
+cross join kpi_total
+where raw_total.amount <> fact_total.amount
+    or fact_total.amount <> kpi_total.amount
+    or raw_total.lines <> fact_total.lines

@@ -1,0 +1,172 @@
+"""Benchmark of the dbt project on about 5 million order lines: a full build, then incremental builds.
+
+    .venv/bin/python tests/benchmarks/bench_dbt.py [--orders 2400000] [--days 365]
+
+Starts its own embedded PostgreSQL in a temporary ECOM_HOME on a free port (harness.py), generates a
+year of demo orders (about 5M lines), loads them, and times:
+
+1. a full `dbt build` (after an untimed `dbt parse`, so that every timed run parses the same way);
+2. an incremental `dbt build` after loading the next day of the same shop: new orders, late rows,
+   re-sent orders and returns of recent ones, as the shop would send them;
+3. an incremental `dbt build` after one more day generated apart (start = last day + 1, days = 1,
+   another seed): its order numbers restart at 1, so it re-sends thousands of year-old orders with
+   other days, customers and products, a stress test of the replacement logic.
+
+Every build includes all dbt tests (unit, data, reconciliation). The target is incremental / full
+<= 0.25 for the next-day build. Prints a table; the PostgreSQL and its directory are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import print_table, throwaway_postgres  # noqa: E402
+
+from ingestion.demo_data import DEFAULT_START, generate_orders  # noqa: E402
+from ingestion.loader import load_landing  # noqa: E402
+from ingestion.sources import load_mappings  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+TARGET_RATIO = 0.25
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def dbt(work_dir: Path, *args: str) -> tuple[float, str]:
+    """Run dbt against the benchmark warehouse (the environment throwaway_postgres set up); returns
+    the wall time and dbt's summary line."""
+    command = [
+        DBT, *args,
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(work_dir / "dbt-target"), "--log-path", str(work_dir / "dbt-logs"),
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(command, env=dict(os.environ), cwd=REPO_ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        print(result.stdout[-6000:], result.stderr[-3000:])
+        raise SystemExit(f"dbt {' '.join(args)} failed (exit {result.returncode})")
+    summary = next((line for line in reversed(result.stdout.splitlines()) if "Done." in line), "")
+    return seconds, summary.split("Done.")[-1].strip()
+
+
+def slowest_nodes(work_dir: Path, count: int = 8) -> list[list]:
+    """The slowest models and tests of the last dbt run (run_results.json)."""
+    results = json.loads((work_dir / "dbt-target" / "run_results.json").read_text())["results"]
+    ranked = sorted(results, key=lambda result: result["execution_time"], reverse=True)[:count]
+    return [[result["unique_id"].split(".", 1)[0], result["unique_id"].rsplit(".", 1)[-1][:60], round(result["execution_time"], 1)] for result in ranked]
+
+
+def load(warehouse_url: str, landing: Path, label: str) -> int:
+    files = 0
+    started = time.perf_counter()
+
+    def progress(result) -> None:
+        nonlocal files
+        files += 1
+        if files % 25 == 0:
+            say(f"  {label}: {files} files loaded ({time.perf_counter() - started:.0f} s)")
+
+    summary = load_landing(warehouse_url, landing, load_mappings(), on_file=progress)
+    say(
+        f"  {label}: {summary.rows_loaded:,} lines loaded, {summary.rows_quarantined:,} quarantined, "
+        f"{sum(f.orders_replaced for f in summary.files):,} orders replaced, {time.perf_counter() - started:.0f} s"
+    )
+    return summary.rows_loaded
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=2_400_000, help="orders over the year (default 2.4M, about 5M lines)")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    with throwaway_postgres() as settings:
+        work_dir = settings.home
+        url = settings.warehouse.url()
+        say(f"benchmark home {work_dir}, PostgreSQL on port {settings.pg_port}")
+
+        # One generation of days + 1 days, so that the held-back last day is the same shop's next day.
+        generated = work_dir / "generated"
+        say(f"generating {args.orders:,} orders over {args.days} days (+1 held back) ...")
+        started = time.perf_counter()
+        report = generate_orders(
+            generated,
+            orders=round(args.orders * (args.days + 1) / args.days),
+            days=args.days + 1,
+            seed=args.seed,
+            defect_rate=0.001,
+        )
+        say(f"  {report.summary()} in {time.perf_counter() - started:.0f} s")
+        next_day = DEFAULT_START + timedelta(days=args.days)
+        year, day_after = work_dir / "landing-year", work_dir / "landing-next-day"
+        year.mkdir()
+        day_after.mkdir()
+        for path in generated.iterdir():
+            target = day_after if path.name.startswith(f"orders_{next_day.isoformat()}") else year
+            shutil.move(path, target / path.name)
+
+        say("loading the year ...")
+        load(url, year, "year")
+        with psycopg.connect(url) as conn:
+            year_lines = conn.execute("select count(*) from raw.order_lines").fetchone()[0]
+
+        say("dbt parse (untimed) ...")
+        dbt(work_dir, "parse")
+        say("full dbt build ...")
+        full_seconds, full_summary = dbt(work_dir, "build")
+        say(f"  {full_seconds:.1f} s  {full_summary}")
+        slowest = {"full": slowest_nodes(work_dir)}
+
+        say(f"loading the next day ({next_day}) ...")
+        next_lines = load(url, day_after, "next day")
+        say("incremental dbt build ...")
+        next_seconds, next_summary = dbt(work_dir, "build")
+        say(f"  {next_seconds:.1f} s  {next_summary}")
+        slowest["incremental: next day"] = slowest_nodes(work_dir)
+
+        apart_day = next_day + timedelta(days=1)
+        apart = work_dir / "landing-day-apart"
+        say(f"generating a day apart ({apart_day}, seed {args.seed + 1}): re-sends year-old orders ...")
+        generate_orders(apart, orders=round(args.orders / args.days), days=1, seed=args.seed + 1, start=apart_day)
+        apart_lines = load(url, apart, "day apart")
+        say("incremental dbt build ...")
+        apart_seconds, apart_summary = dbt(work_dir, "build")
+        say(f"  {apart_seconds:.1f} s  {apart_summary}")
+        slowest["incremental: day apart"] = slowest_nodes(work_dir)
+
+    for build, nodes in slowest.items():
+        print_table(f"slowest nodes, {build} build (4 threads, so they overlap)", ["kind", "node", "seconds"], nodes)
+    print_table(
+        f"dbt build, {year_lines:,} order lines (every build runs all models and tests)",
+        ["build", "new lines", "seconds", "/ full"],
+        [
+            ["full", year_lines, round(full_seconds, 1), 1.0],
+            ["incremental: next day", next_lines, round(next_seconds, 1), round(next_seconds / full_seconds, 3)],
+            ["incremental: day apart (re-sends)", apart_lines, round(apart_seconds, 1), round(apart_seconds / full_seconds, 3)],
+        ],
+    )
+    ratio = next_seconds / full_seconds
+    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    print(f"\nincremental / full (next day) = {ratio:.3f}: {verdict} the target <= {TARGET_RATIO}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
