@@ -1,13 +1,14 @@
 """Load landed order files into `raw.order_lines`, exactly once, atomically per file.
 
 How a file is loaded, and why:
-1. Its records are streamed into a temporary all-text table (readers.py): COPY is PostgreSQL's
-   fastest path, and text keeps every value exactly as written, so nothing is lost before validation.
-2. The source mapping (renames, constants, id and country normalisation, rules) and validation run as
-   set-based SQL over that table. Each bad row goes to `quarantine.order_lines` with its line
-   number, the raw row and the first reason it failed.
-3. Good rows replace earlier lines of the same orders (CONTRACT.md, "Corrections"), then are
-   inserted. Steps 1-3 and the manifest row are one transaction: a crash leaves nothing behind.
+1. It is read in batches of text records (readers.py), so memory stays flat whatever its size.
+2. Each batch is mapped (renames, constants, ids, countries, rules), validated and typed with
+   vectorised Arrow compute. PostgreSQL only receives the results, by COPY, its fastest way in:
+   good rows straight into `raw.order_lines`, each bad row into `quarantine.order_lines` with its
+   line number, the raw row and the first reason it failed. A worker thread prepares batch k+1
+   while PostgreSQL ingests batch k, so the Python process and the server work side by side.
+3. The file's order parts then replace their earlier lines (CONTRACT.md, "Corrections").
+Steps 1-3 and the manifest row are one transaction: a crash leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -15,25 +16,33 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pycountry
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
-from ingestion.readers import COPY_CHUNK_BYTES, FileRejected, StagedFile, stage
-from ingestion.sources import CONTRACT_COLUMNS, REQUIRED_COLUMNS, MappingError, SourceMapping, mapping_for
+from ingestion.readers import FileRejected, TextBatch, read_records
+from ingestion.sources import CONTRACT_COLUMNS, MappingError, SourceMapping, mapping_for
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
 LOAD_LOCK_KEY = 7_310_001
-ISO_CURRENCIES = sorted(currency.alpha_3 for currency in pycountry.currencies)
-FUTURE_TOLERANCE = "1 day"
 APPLICATION_NAME = "ecom-ingestion"
-# The staging tables are temporary: with PostgreSQL's default 8 MB of temp buffers they spill to disk.
-SESSION_OPTIONS = "-c temp_buffers=512MB"
+HASH_CHUNK_BYTES = 1 << 20
+FUTURE_TOLERANCE = timedelta(days=1)
+# PostgreSQL only finds text it cannot store (a NUL character: a UTF-16 file read as UTF-8) on COPY.
+UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")  # character_not_in_repertoire, untranslatable_character
+
 
 @dataclass(frozen=True)
 class FileResult:
@@ -73,7 +82,7 @@ def ensure_schema(conn: psycopg.Connection) -> None:
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(COPY_CHUNK_BYTES):
+        while chunk := handle.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -103,7 +112,7 @@ def load_landing(
 ) -> LoadSummary:
     """Load every new file under `landing_dir`; files already in the manifest are skipped."""
     results = []
-    with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME, options=SESSION_OPTIONS) as conn:
+    with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME) as conn:
         ensure_schema(conn)
         for path in landed_files(landing_dir):
             mapping = mapping_for(path, mappings)
@@ -130,10 +139,10 @@ def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha:
             conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             # Safe for exactly-once: a commit lost in a crash loses its manifest row too, so the file reloads.
             conn.execute("set local synchronous_commit = off")
+            # ordered_at is sent as UTC wall-clock time (see INSTANT).
+            conn.execute("set local time zone 'UTC'")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            staged = stage(conn, path, mapping)
-            quarantined = _validate(conn, staged, mapping, file_id, path.name)
-            replaced, loaded = _replace_and_insert(conn, file_id, mapping)
+            loaded, quarantined, replaced = _load_rows(conn, path, mapping, file_id)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
@@ -157,173 +166,301 @@ def _register(
     return row[0]
 
 
-# --- mapping and validation --------------------------------------------------------------------
+# --- streaming into PostgreSQL -----------------------------------------------------------------
 
-
-def _column_values(staged: StagedFile, mapping: SourceMapping) -> dict[str, sql.Composable]:
-    """The SQL value of each contract column after the mapping, from `incoming i`; NULL when empty."""
-    missing = [
-        mapping.export_column(column)
-        for column in REQUIRED_COLUMNS
-        if column not in mapping.constants and staged.column_of(mapping.export_column(column)) is None
-    ]
-    if missing:
-        raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-    values: dict[str, sql.Composable] = {}
-    for column in CONTRACT_COLUMNS:
-        incoming_column = staged.column_of(mapping.export_column(column))
-        if column in mapping.constants:
-            value: sql.Composable = sql.Literal(mapping.constants[column])
-        elif incoming_column is None:
-            value = sql.SQL("null::text")
-        else:
-            value = sql.SQL("nullif(btrim(i.{}), '')").format(sql.Identifier(incoming_column))
-        if column in mapping.normalise_ids:
-            # Spreadsheet exports turn ids into floats: "17850.0" is customer 17850.
-            value = sql.SQL(r"regexp_replace({}, '^([0-9]+)\.0+$', '\1')").format(value)
-        values[column] = value
-    if mapping.csv.decimal_separator != ".":
-        values["unit_price"] = sql.SQL("replace({}, {}, '.')").format(values["unit_price"], sql.Literal(mapping.csv.decimal_separator))
-    if mapping.country_names:
-        names = sql.SQL("{}::jsonb").format(sql.Literal(json.dumps(mapping.country_names)))
-        # A name mapped to null (e.g. "Unspecified") becomes no country at all.
-        values["country"] = sql.SQL("case when {names} ? {v} then {names} ->> {v} else {v} end").format(
-            names=names, v=values["country"]
-        )
-    if mapping.default_currency:
-        values["currency"] = sql.SQL("coalesce({}, {})").format(values["currency"], sql.Literal(mapping.default_currency))
-    for rule in mapping.rules:
-        condition = (
-            sql.SQL("starts_with({}, {})").format(values[rule.column], sql.Literal(rule.starts_with))
-            if rule.starts_with is not None
-            else sql.SQL("{} = {}").format(values[rule.column], sql.Literal(rule.equals))
-        )
-        values[rule.target] = sql.SQL("case when {} then {} else {} end").format(
-            condition, sql.Literal(rule.value), values[rule.target]
-        )
-    return values
-
-
-def _timestamp_value(mapping: SourceMapping) -> sql.Composable:
-    if mapping.timestamp_format:
-        return sql.SQL("pg_temp.try_timestamp(m.ordered_at, {})").format(sql.Literal(mapping.timestamp_format))
-    # PostgreSQL also accepts words such as 'yesterday' or 'epoch': an ISO date must come first.
-    return sql.SQL(
-        "case when m.ordered_at ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' and pg_input_is_valid(m.ordered_at, 'timestamptz')"
-        " then m.ordered_at::timestamptz end"
-    )
-
-
-TRY_TIMESTAMP_SQL = """
-create or replace function pg_temp.try_timestamp(value text, format text) returns timestamptz
-language plpgsql immutable as $$
-begin
-    return to_timestamp(value, format);
-exception when others then
-    return null;
-end $$
+# After all the COPYs: each order part is looked up once, and the file's own lines are spared.
+REPLACE_EARLIER_LINES = """
+with removed as (
+    delete from raw.order_lines r using order_parts p
+    where r.order_id = p.order_id and (r.quantity > 0) = p.is_sale and r.file_id <> %s
+    returning r.order_id
+)
+select count(distinct order_id) from removed
 """
 
 
-def _validate(conn: psycopg.Connection, staged: StagedFile, mapping: SourceMapping, file_id: int, file_name: str) -> int:
-    """Map and check every staged row into `checked`; quarantine the bad ones. Returns how many."""
-    values = _column_values(staged, mapping)
-    # Naive timestamps are read in the source's time zone.
-    conn.execute(sql.SQL("set local time zone {}").format(sql.Literal(mapping.timezone)))
+class _Copy(NamedTuple):
+    """Rows for one COPY, already written as CSV by the worker thread."""
+
+    statement: sql.Composable
+    rows: int
+    csv: pa.Buffer
+
+
+class _PreparedBatch(NamedTuple):
+    order_lines: _Copy  # the good rows, into raw.order_lines
+    order_parts: _Copy  # their distinct (order_id, is_sale), into the temporary order_parts
+    quarantined: _Copy  # the bad and malformed rows, into quarantine.order_lines
+
+
+def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int) -> tuple[int, int, int]:
+    """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders replaced)."""
+    stream = read_records(path, mapping)
+    latest_ordered_at = pa.scalar(datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE, INSTANT)
+    checks = _BatchChecks(mapping, _column_positions(stream.header, mapping), latest_ordered_at, file_id, path.name)
+    conn.execute("create temporary table order_parts (order_id text, is_sale boolean) on commit drop")
+    loaded = quarantined = 0
+    for prepared in _read_ahead(checks.prepare(batch) for batch in stream.batches):
+        for copy in prepared:
+            _send(conn, copy)
+        loaded += prepared.order_lines.rows
+        quarantined += prepared.quarantined.rows
+    # A temporary table has no statistics until analysed; without them the planner may sort both
+    # sides of the join where hashing the parts is much cheaper.
+    conn.execute("analyze order_parts")
+    replaced = conn.execute(REPLACE_EARLIER_LINES, (file_id,)).fetchone()[0]
+    return loaded, quarantined, replaced
+
+
+T = TypeVar("T")
+
+
+def _read_ahead(items: Generator[T, None, None]) -> Iterator[T]:
+    """`items`, each next one computed by a worker thread while the caller still uses the current one:
+    Python prepares batch k+1 (Arrow releases the GIL) while PostgreSQL ingests batch k. One item
+    ahead is enough for that, and keeps memory bounded."""
+    finished = object()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingestion-read-ahead") as worker:
+            upcoming = worker.submit(next, items, finished)
+            while (item := upcoming.result()) is not finished:
+                upcoming = worker.submit(next, items, finished)
+                yield item
+    finally:
+        items.close()
+
+
+def _copy_of(table: sql.Identifier, rows: pa.Table) -> _Copy:
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(rows, sink, pa_csv.WriteOptions(include_header=False))
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in rows.column_names)
+    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(table, columns)
+    return _Copy(statement, rows.num_rows, sink.getvalue())
+
+
+def _send(conn: psycopg.Connection, copy: _Copy) -> None:
+    if not copy.rows:
+        return
+    cursor = conn.cursor()
+    try:
+        # The synchronous writer: the overlap with Python already comes from _read_ahead, and
+        # psycopg's default writer would queue copies of the data.
+        with cursor.copy(copy.statement, writer=LibpqWriter(cursor)) as stream:
+            stream.write(memoryview(copy.csv))
+    except psycopg.errors.DataError as error:
+        if error.sqlstate not in UNSTORABLE_TEXT_SQLSTATES:
+            raise
+        raise FileRejected(f"text PostgreSQL cannot store (is the declared encoding right?): {error.diag.message_primary}") from error
+
+
+# --- mapping and validation, one batch at a time -----------------------------------------------
+
+NULL_TEXT = pa.scalar(None, pa.string())
+# Instants are UTC wall-clock times without a zone (the load's session is in UTC): Arrow writes those
+# as text some thirty times faster than zoned ones.
+INSTANT = pa.timestamp("us")
+NULL_INSTANT = pa.scalar(None, INSTANT)
+FIRST_INSTANT = pa.scalar(datetime(1, 1, 1), INSTANT)  # PostgreSQL has no year 0
+ISO_CURRENCIES = pa.array(sorted(currency.alpha_3 for currency in pycountry.currencies))
+
+FLOAT_ID = r"^([0-9]+)\.0+$"
+INTEGER = r"^[+-]?[0-9]{1,9}$"  # fits an `integer`
+ZERO = r"^[+-]?0+$"
+DECIMAL = r"^[+-]?[0-9]{1,10}([.][0-9]+)?$"  # numeric(12, 2) holds 10 digits before the point
+NEGATIVE = r"^-.*[1-9]"  # "-0.00" is zero
+# ISO 8601 as PostgreSQL and Arrow both read it: a date, optionally a time, optionally an offset.
+ISO_TIMESTAMP = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class _BatchChecks:
+    """Maps, validates and types one file's batches, and writes them as CSV for COPY."""
+
+    mapping: SourceMapping
+    positions: dict[str, int | None]  # contract column -> the file's column holding it
+    latest_ordered_at: pa.TimestampScalar  # anything later is in the future
+    file_id: int
+    file_name: str
+
+    def prepare(self, batch: TextBatch) -> _PreparedBatch:
+        values = _mapped_values(batch.records, self.positions, self.mapping)
+        instants = _instants(values["ordered_at"], self.mapping)
+        reasons = _first_failures(values, instants, self.latest_ordered_at)
+        good = pc.is_null(reasons)
+        lines = _order_lines(values, instants, batch.source_lines, self.mapping.name, self.file_id)
+        if reasons.null_count < len(reasons):  # filtering costs even when every row is good
+            lines = lines.filter(good)
+        return _PreparedBatch(
+            _copy_of(sql.Identifier("raw", "order_lines"), lines),
+            _copy_of(sql.Identifier("order_parts"), _order_parts(lines)),
+            _copy_of(sql.Identifier("quarantine", "order_lines"), self._quarantined(batch, pc.invert(good), reasons)),
+        )
+
+    def _quarantined(self, batch: TextBatch, bad: pa.Array, reasons: pa.Array) -> pa.Table:
+        if batch.raw_records is not None:
+            raw_rows = batch.raw_records.filter(bad).to_pylist()
+        else:
+            raw_rows = _as_json_objects(batch.records.filter(bad))
+        lines = batch.source_lines.filter(bad).to_pylist() + [record.source_line for record in batch.malformed]
+        reason_texts = reasons.filter(bad).to_pylist() + [record.reason for record in batch.malformed]
+        raw_rows += [json.dumps(record.raw, ensure_ascii=False) for record in batch.malformed]
+        return pa.table(
+            {
+                "file_id": pa.repeat(self.file_id, len(lines)),
+                "file_name": pa.repeat(self.file_name, len(lines)),
+                "source_line": pa.array(lines, pa.int64()),
+                "reason": pa.array(reason_texts, pa.string()),
+                "raw_row": pa.array(raw_rows, pa.string()),
+            }
+        )
+
+
+def _column_positions(header: list[str], mapping: SourceMapping) -> dict[str, int | None]:
+    names = [name.strip() for name in header]
+    return {
+        column: names.index(name) if (name := mapping.export_column(column)) in names else None for column in CONTRACT_COLUMNS
+    }
+
+
+def _mapped_values(records: pa.RecordBatch, positions: dict[str, int | None], mapping: SourceMapping) -> dict[str, pa.Array]:
+    """Each contract column after the mapping, as text; null where empty."""
+    values = {}
+    for column in CONTRACT_COLUMNS:
+        if column in mapping.constants:
+            value = pa.repeat(mapping.constants[column], records.num_rows)
+        elif positions[column] is None:
+            value = pa.nulls(records.num_rows, pa.string())
+        else:
+            value = _null_if_blank(records.column(positions[column]))
+        if column in mapping.normalise_ids:
+            # Spreadsheet exports turn ids into floats: "17850.0" is customer 17850.
+            value = pc.replace_substring_regex(value, FLOAT_ID, r"\1")
+        values[column] = value
+    if mapping.csv.decimal_separator != ".":
+        values["unit_price"] = pc.replace_substring(values["unit_price"], mapping.csv.decimal_separator, ".")
+    if mapping.country_names:
+        values["country"] = _country_codes(values["country"], mapping.country_names)
+    if mapping.default_currency:
+        values["currency"] = pc.fill_null(values["currency"], mapping.default_currency)
+    for rule in mapping.rules:
+        subject = values[rule.column]
+        applies = pc.starts_with(subject, rule.starts_with) if rule.starts_with is not None else pc.equal(subject, str(rule.equals))
+        values[rule.target] = pc.if_else(pc.fill_null(applies, False), rule.value, values[rule.target])
+    # Codes in upper case, categories of status and channel in lower case (after the rules, which see the export's values).
+    for column in ("currency", "country"):
+        values[column] = pc.utf8_upper(values[column])
+    for column in ("status", "channel"):
+        values[column] = pc.utf8_lower(values[column])
+    return values
+
+
+def _null_if_blank(texts: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim(texts, " ")
+    return pc.if_else(pc.equal(trimmed, ""), NULL_TEXT, trimmed)
+
+
+def _country_codes(countries: pa.Array, names: dict[str, str | None]) -> pa.Array:
+    """Country names the mapping knows, as their codes; a name mapped to null is no country at all."""
+    position = pc.index_in(countries, value_set=pa.array(list(names), pa.string()))
+    codes = pa.array(list(names.values()), pa.string())
+    return pc.if_else(pc.is_null(position), countries, pc.take(codes, position))
+
+
+def _instants(texts: pa.Array, mapping: SourceMapping) -> pa.Array:
+    """ordered_at as UTC instants; null where it is not a timestamp."""
     if mapping.timestamp_format:
-        conn.execute(TRY_TIMESTAMP_SQL)
-    conn.execute(
-        sql.SQL(
-            """
-            create temporary table checked on commit drop as
-            select i.source_line, judged.reason, m.order_id, typed.ordered_at, m.customer_id, m.product_id,
-                   m.product_name, m.category,
-                   -- Typed once here; good rows are then inserted as they are.
-                   case when judged.reason is null then m.quantity::integer end as quantity,
-                   case when judged.reason is null then m.unit_price::numeric end as unit_price,
-                   upper(m.currency) as currency, upper(m.country) as country,
-                   lower(m.status) as status, lower(m.channel) as channel
-            from incoming i
-            -- Each step is a lateral subquery fenced by OFFSET 0, so that every expression is
-            -- evaluated once per row instead of being copied into each place that uses it.
-            cross join lateral (select {mapped_columns} offset 0) m
-            cross join lateral (select {timestamp} as ordered_at offset 0) typed
-            cross join lateral (
-                select case
-                    when m.order_id is null then 'missing order_id'
-                    when m.ordered_at is null then 'missing ordered_at'
-                    when m.product_id is null then 'missing product_id'
-                    when m.quantity is null then 'missing quantity'
-                    when m.quantity !~ '^[+-]?[0-9]{{1,9}}$' then 'quantity is not an integer'
-                    when m.quantity::integer = 0 then 'quantity is zero'
-                    when m.unit_price is null then 'missing unit_price'
-                    when m.unit_price !~ '^[+-]?[0-9]{{1,12}}([.][0-9]+)?$' then 'unit_price is not a number'
-                    when m.unit_price::numeric < 0 then 'unit_price is negative'
-                    when typed.ordered_at is null then 'ordered_at is not a timestamp'
-                    when typed.ordered_at > now() + {future} then 'ordered_at is in the future'
-                    when m.currency is null then 'missing currency'
-                    when upper(m.currency) <> all({currencies}) then 'unknown currency code'
-                end as reason
-                offset 0
-            ) judged
-            """
-        ).format(
-            mapped_columns=sql.SQL(", ").join(
-                sql.SQL("{} as {}").format(value, sql.Identifier(column)) for column, value in values.items()
-            ),
-            timestamp=_timestamp_value(mapping),
-            future=sql.SQL("interval {}").format(sql.Literal(FUTURE_TOLERANCE)),
-            currencies=sql.Literal(ISO_CURRENCIES),
-        )
-    )
-    raw_row = sql.SQL("coalesce(i.raw_record::jsonb, jsonb_object({}::text[], array[{}]))").format(
-        sql.Literal(staged.header), sql.SQL(", ").join(sql.Identifier("i", f"c{n}") for n in range(1, len(staged.header) + 1))
-    )
-    quarantined = conn.execute(
-        sql.SQL(
-            """
-            insert into quarantine.order_lines (file_id, file_name, source_line, reason, raw_row)
-            select %s, %s, c.source_line, c.reason, {raw_row}
-            from checked c join incoming i using (source_line)
-            where c.reason is not null
-            """
-        ).format(raw_row=raw_row),
-        (file_id, file_name),
-    ).rowcount
-    if staged.malformed:
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "insert into quarantine.order_lines (file_id, file_name, source_line, reason, raw_row) values (%s, %s, %s, %s, %s)",
-                [(file_id, file_name, m.source_line, m.reason, psycopg.types.json.Jsonb(m.raw)) for m in staged.malformed],
-            )
-        quarantined += len(staged.malformed)
-    return quarantined
+        parsed = pc.strptime(texts, format=mapping.timestamp_format, unit="us", error_is_null=True)
+        # With %z in the format the offset is in the text; without, it is the source's time zone.
+        instants = parsed.cast(INSTANT) if parsed.type.tz else _local_to_utc(parsed, mapping.timezone)
+    else:
+        instants = _iso_instants(texts, mapping.timezone)
+    return pc.if_else(pc.less(instants, FIRST_INSTANT), NULL_INSTANT, instants)
 
 
-def _replace_and_insert(conn: psycopg.Connection, file_id: int, mapping: SourceMapping) -> tuple[int, int]:
-    """Replace earlier lines of the orders in this file, by part (sales vs returns), then insert."""
-    replaced = conn.execute(
-        """
-        with parts as (
-            select distinct order_id, quantity > 0 as is_sale
-            from checked where reason is null
-        ), removed as (
-            delete from raw.order_lines r using parts p
-            where r.order_id = p.order_id and (r.quantity > 0) = p.is_sale
-            returning r.order_id
-        )
-        select count(distinct order_id) from removed
-        """
-    ).fetchone()[0]
-    loaded = conn.execute(
-        """
-        insert into raw.order_lines (order_id, ordered_at, customer_id, product_id, product_name, category,
-                                     quantity, unit_price, currency, country, status, channel,
-                                     source, file_id, source_line)
-        select order_id, ordered_at, customer_id, product_id, product_name, category,
-               quantity, unit_price, currency, country, status, channel, %s, %s, source_line
-        from checked where reason is null
-        """,
-        (mapping.name, file_id),
-    ).rowcount
-    return replaced, loaded
+def _iso_instants(texts: pa.Array, time_zone: str) -> pa.Array:
+    # Words such as 'yesterday' fail the pattern.
+    candidates = pc.if_else(pc.match_substring_regex(texts, ISO_TIMESTAMP), texts, NULL_TEXT)
+    try:
+        return _cast_iso(candidates, time_zone)
+    except pa.ArrowInvalid:  # the pattern lets through a day past its month's end, such as 2025-02-30
+        return _cast_iso(_without_impossible_days(candidates), time_zone)
+
+
+def _cast_iso(candidates: pa.Array, time_zone: str) -> pa.Array:
+    # An offset is a trailing Z, a + or a third -, after the date's two.
+    with_offset = pc.or_(
+        pc.or_(pc.ends_with(candidates, "Z"), pc.match_substring(candidates, "+")),
+        pc.greater(pc.count_substring(candidates, "-"), 2),
+    )
+    offset_instants = pc.cast(pc.if_else(with_offset, candidates, NULL_TEXT), pa.timestamp("us", "UTC")).cast(INSTANT)
+    local_times = pc.cast(pc.if_else(with_offset, NULL_TEXT, candidates), INSTANT)
+    return pc.coalesce(offset_instants, _local_to_utc(local_times, time_zone))
+
+
+def _without_impossible_days(candidates: pa.Array) -> pa.Array:
+    """strptime rolls a day past its month's end over into the next month, which gives it away."""
+    dates = pc.strptime(pc.utf8_slice_codeunits(candidates, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True)
+    day_exists = pc.equal(pc.day(dates), pc.cast(pc.utf8_slice_codeunits(candidates, 8, 10), pa.int64()))
+    return pc.if_else(day_exists, candidates, NULL_TEXT)
+
+
+def _local_to_utc(local_times: pa.Array, time_zone: str) -> pa.Array:
+    """Wall-clock times in `time_zone` as UTC, read as PostgreSQL reads them: an ambiguous time
+    (clocks set back) is the later instant, in standard time; a time that clocks set forward skipped
+    takes the offset in force before the jump."""
+    zoned = pc.assume_timezone(local_times, time_zone, ambiguous="latest", nonexistent="earliest")
+    # `zoned` has the offset wanted in every case: for a skipped time it is the last instant before the jump.
+    offset = pc.subtract(pc.local_timestamp(zoned), zoned.cast(INSTANT))
+    return pc.subtract(local_times, offset)
+
+
+def _first_failures(values: dict[str, pa.Array], instants: pa.Array, latest_ordered_at: pa.TimestampScalar) -> pa.Array:
+    """The reason each row is quarantined for, the first check it fails (CONTRACT.md); null if none."""
+    quantity, unit_price, currency = values["quantity"], values["unit_price"], values["currency"]
+    checks = {
+        "missing order_id": pc.is_null(values["order_id"]),
+        "missing ordered_at": pc.is_null(values["ordered_at"]),
+        "missing product_id": pc.is_null(values["product_id"]),
+        "missing quantity": pc.is_null(quantity),
+        "quantity is not an integer": pc.invert(pc.match_substring_regex(quantity, INTEGER)),
+        "quantity is zero": pc.match_substring_regex(quantity, ZERO),
+        "missing unit_price": pc.is_null(unit_price),
+        "unit_price is not a number": pc.invert(pc.match_substring_regex(unit_price, DECIMAL)),
+        "unit_price is negative": pc.match_substring_regex(unit_price, NEGATIVE),
+        "ordered_at is not a timestamp": pc.is_null(instants),
+        "ordered_at is in the future": pc.greater(instants, latest_ordered_at),
+        "missing currency": pc.is_null(currency),
+        "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
+    }
+    # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
+    failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))
+    return pc.case_when(failed, *(pa.scalar(reason) for reason in checks))
+
+
+def _order_lines(
+    values: dict[str, pa.Array], instants: pa.Array, source_lines: pa.Array, source: str, file_id: int
+) -> pa.Table:
+    """Rows for raw.order_lines. quantity and unit_price stay the validated text: PostgreSQL types
+    them exactly, and numbers never pass through a float."""
+    rows = len(source_lines)
+    columns = {column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants}
+    return pa.table(
+        columns | {"source": pa.repeat(source, rows), "file_id": pa.repeat(file_id, rows), "source_line": source_lines}
+    )
+
+
+def _order_parts(lines: pa.Table) -> pa.Table:
+    """The (order_id, is_sale) parts the lines state, each once (CONTRACT.md, "Corrections")."""
+    parts = pa.table({"order_id": lines["order_id"], "is_sale": pc.invert(pc.starts_with(lines["quantity"], "-"))})
+    return parts.group_by(["order_id", "is_sale"], use_threads=False).aggregate([])
+
+
+def _as_json_objects(records: pa.RecordBatch) -> list[str]:
+    """Each record as a JSON object keyed by the file's own column names."""
+    names = records.schema.names
+    rows = zip(*(column.to_pylist() for column in records.columns))
+    return [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in rows]

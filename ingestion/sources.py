@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -46,7 +47,11 @@ class CsvOptions:
 
     @property
     def python_encoding(self) -> str:
-        return {"UTF8": "utf-8", "LATIN1": "latin-1", "WIN1252": "cp1252"}.get(self.encoding.upper(), self.encoding)
+        """The Python codec of the declared (PostgreSQL) encoding name."""
+        name = self.encoding.upper()
+        if name.startswith("WIN"):  # WIN1252, WIN1250, WIN866, ...
+            return "cp" + name.removeprefix("WIN")
+        return {"UTF8": "utf-8", "LATIN1": "latin-1"}.get(name, self.encoding)
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class SourceMapping:
     file_format: str | None = None  # None: from the file name's suffix
     timezone: str = "UTC"
     default_currency: str | None = None
-    # PostgreSQL to_timestamp() pattern, e.g. "MM/DD/YYYY HH24:MI"; None: ISO 8601 (any offset).
+    # strptime pattern, e.g. "%m/%d/%Y %H:%M"; None: ISO 8601 (with or without an offset).
     timestamp_format: str | None = None
     csv: CsvOptions = field(default_factory=CsvOptions)
     renames: dict[str, str] = field(default_factory=dict)  # contract column -> export column
@@ -78,6 +83,10 @@ class SourceMapping:
 
     def export_column(self, contract_column: str) -> str:
         return self.renames.get(contract_column, contract_column)
+
+    def required_export_columns(self) -> list[str]:
+        """The export's names of the required columns a file must have (constants need none)."""
+        return [self.export_column(column) for column in REQUIRED_COLUMNS if column not in self.constants]
 
     def matches(self, path: Path) -> bool:
         return any(path.match(pattern) for pattern in self.file_patterns)
@@ -114,13 +123,21 @@ def load_mapping(path: Path) -> SourceMapping:
         raise MappingError(f"{source}: normalise_ids takes {ID_COLUMNS}, not {sorted(unknown_ids)}")
     if spec.get("format") not in (None, *FORMATS):
         raise MappingError(f"{source}: format must be one of {FORMATS}")
+    timezone = spec.get("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise MappingError(f"{source}: unknown time zone {timezone!r}") from error
+    timestamp_format = spec.get("timestamp_format")
+    if timestamp_format is not None and "%" not in timestamp_format:
+        raise MappingError(f"{source}: timestamp_format is a strptime pattern such as '%m/%d/%Y %H:%M', not {timestamp_format!r}")
     return SourceMapping(
         name=spec["name"],
         file_patterns=tuple(spec["files"]),
         file_format=spec.get("format"),
-        timezone=spec.get("timezone", "UTC"),
+        timezone=timezone,
         default_currency=spec.get("default_currency"),
-        timestamp_format=spec.get("timestamp_format"),
+        timestamp_format=timestamp_format,
         csv=CsvOptions(**spec.get("csv", {})),
         renames=dict(spec.get("columns", {})),
         constants={column: str(value) for column, value in spec.get("constants", {}).items()},

@@ -69,6 +69,7 @@ def test_a_resent_order_replaces_its_lines_and_returns_add_up(scratch_warehouse,
         ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,12;9x,EUR,DE,,", "unit_price is not a number"),
         ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,-0.01,EUR,DE,,", "unit_price is negative"),
         ("O1,yesterday,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is not a timestamp"),
+        ("O1,2025-02-30T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is not a timestamp"),
         ("O1,2099-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is in the future"),
         ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,XYZ,DE,,", "unknown currency code"),
     ],
@@ -182,7 +183,7 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_and_the_rerun_is_exact(sc
         while time.monotonic() < deadline:
             active = conn.execute(
                 "select count(*) from pg_stat_activity where application_name = 'ecom-ingestion'"
-                " and query ilike 'copy incoming%%' and datname = current_database()"
+                " and query ilike 'copy %%order_lines%%' and datname = current_database()"
             ).fetchone()[0]
             if active or loader.poll() is not None:
                 break
