@@ -1,8 +1,21 @@
 """Dashboards as code: the YAML under superset/assets, rendered into a Superset asset bundle (ZIP).
 
 Databases, datasets and charts are kept in Superset's own export format (with `query_context` as a
-mapping rather than a JSON string, to be readable). Dashboards use a compact spec (rows of charts,
-native filters) that is expanded here into Superset's `position` and `metadata`.
+mapping rather than a JSON string, to be readable). Dashboards use a compact spec that is expanded
+here into Superset's `position` and `metadata`:
+
+    dashboard_title, slug, uuid, description
+    intro: markdown shown full width above the charts (optional; `intro_height`, default 10)
+    sections: {row number (1-based): title}   a section header above that row (optional)
+    rows: a list of rows, each a list of {chart: uuid, width (of 12), height}
+    filter_bar: horizontal (default) or vertical
+    filters: native filters, each {id, name, type, dataset, column, description, default, charts}
+      type      filter_time, filter_select or filter_timegrain
+      dataset   the dataset whose column feeds the choices (filter_select, filter_timegrain)
+      default   the value applied when the dashboard opens (a time range, a list of values, a grain)
+      charts    the charts the filter applies to; without it, every chart it can apply to:
+                filter_select: the charts whose dataset has the column; filter_time: the charts with
+                a time range filter; filter_timegrain: the time-series charts with a time grain.
 """
 
 from __future__ import annotations
@@ -80,12 +93,10 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
         "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
         "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": spec["dashboard_title"]}},
     }
-    charts_by_uuid = {chart.uuid: chart for chart in charts}
-    # Import remaps these placeholder ids to the real chart ids (matched through meta.uuid).
-    placeholder_ids: dict[str, int] = {}
-    for row_number, row in enumerate(spec["rows"], start=1):
-        row_id = f"ROW-{row_number}"
-        position["GRID_ID"]["children"].append(row_id)
+    grid = position["GRID_ID"]["children"]
+
+    def add_row(row_id: str) -> list[str]:
+        grid.append(row_id)
         position[row_id] = {
             "type": "ROW",
             "id": row_id,
@@ -93,11 +104,39 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
             "parents": ["ROOT_ID", "GRID_ID"],
             "meta": {"background": "BACKGROUND_TRANSPARENT"},
         }
+        return position[row_id]["children"]
+
+    if spec.get("intro"):
+        add_row("ROW-intro").append("MARKDOWN-intro")
+        position["MARKDOWN-intro"] = {
+            "type": "MARKDOWN",
+            "id": "MARKDOWN-intro",
+            "children": [],
+            "parents": ["ROOT_ID", "GRID_ID", "ROW-intro"],
+            "meta": {"width": 12, "height": spec.get("intro_height", 10), "code": str(spec["intro"]).strip()},
+        }
+    sections = {int(row): str(title) for row, title in (spec.get("sections") or {}).items()}
+    charts_by_uuid = {chart.uuid: chart for chart in charts}
+    # Import remaps these placeholder ids to the real chart ids (matched through meta.uuid).
+    placeholder_ids: dict[str, int] = {}
+    for row_number, row in enumerate(spec["rows"], start=1):
+        if row_number in sections:
+            header_id = f"HEADER-section-{row_number}"
+            grid.append(header_id)
+            position[header_id] = {
+                "type": "HEADER",
+                "id": header_id,
+                "children": [],
+                "parents": ["ROOT_ID", "GRID_ID"],
+                "meta": {"text": sections[row_number], "headerSize": "MEDIUM_HEADER", "background": "BACKGROUND_TRANSPARENT"},
+            }
+        row_id = f"ROW-{row_number}"
+        children = add_row(row_id)
         for cell in row:
             chart = charts_by_uuid[str(cell["chart"])]
             placeholder_ids.setdefault(chart.uuid, len(placeholder_ids) + 1)
             cell_id = f"CHART-{chart.name}"
-            position[row_id]["children"].append(cell_id)
+            children.append(cell_id)
             position[cell_id] = {
                 "type": "CHART",
                 "id": cell_id,
@@ -111,6 +150,7 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
                     "sliceName": chart.spec["slice_name"],
                 },
             }
+    on_dashboard = [charts_by_uuid[uuid] for uuid in placeholder_ids]
     return {
         "dashboard_title": spec["dashboard_title"],
         "description": spec.get("description"),
@@ -129,20 +169,73 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
             "shared_label_colors": [],
             "timed_refresh_immune_slices": [],
             "cross_filters_enabled": True,
+            "filter_bar_orientation": str(spec.get("filter_bar", "horizontal")).upper(),
             "default_filters": "{}",
             "native_filter_configuration": [
-                _native_filter(spec_filter, datasets_by_uuid) for spec_filter in spec.get("filters", [])
+                _native_filter(spec_filter, datasets_by_uuid, on_dashboard, placeholder_ids)
+                for spec_filter in spec.get("filters", [])
             ],
         },
         "version": "1.0.0",
     }
 
 
-def _native_filter(spec: dict[str, Any], datasets_by_uuid: dict[str, Asset]) -> dict[str, Any]:
+def filter_scope(spec: dict[str, Any], charts: list[Asset], datasets_by_uuid: dict[str, Asset]) -> list[Asset]:
+    """The charts a native filter applies to (see the module docstring)."""
+    if spec.get("charts") is not None:
+        wanted = {str(uuid) for uuid in spec["charts"]}
+        return [chart for chart in charts if chart.uuid in wanted]
+    scoped = []
+    for chart in charts:
+        params = chart.spec.get("params", {})
+        dataset = datasets_by_uuid.get(str(chart.spec["dataset_uuid"]))
+        columns = {column["column_name"] for column in dataset.spec.get("columns", [])} if dataset else set()
+        if spec["type"] == "filter_time":
+            applies = any(f.get("operator") == "TEMPORAL_RANGE" for f in params.get("adhoc_filters", []))
+        elif spec["type"] == "filter_timegrain":
+            applies = chart.spec["viz_type"].startswith("echarts_timeseries") and bool(params.get("time_grain_sqla"))
+        else:
+            applies = spec["column"] in columns
+        if applies:
+            scoped.append(chart)
+    return scoped
+
+
+def _default_data_mask(spec: dict[str, Any]) -> dict[str, Any]:
+    default = spec.get("default")
+    if default is None:
+        return {"extraFormData": {}, "filterState": {}, "ownState": {}}
+    if spec["type"] == "filter_time":
+        return {"extraFormData": {"time_range": default}, "filterState": {"value": default}, "ownState": {}}
+    if spec["type"] == "filter_timegrain":
+        return {"extraFormData": {"time_grain_sqla": default}, "filterState": {"value": [default]}, "ownState": {}}
+    values = list(default) if isinstance(default, (list, tuple)) else [default]
+    return {
+        "extraFormData": {"filters": [{"col": spec["column"], "op": "IN", "val": values}]},
+        "filterState": {"value": values},
+        "ownState": {},
+    }
+
+
+def _native_filter(
+    spec: dict[str, Any], datasets_by_uuid: dict[str, Asset], charts: list[Asset], placeholder_ids: dict[str, int]
+) -> dict[str, Any]:
     targets: list[dict[str, Any]] = [{}]
-    if spec["type"] != "filter_time":
+    control_values: dict[str, Any] = {}
+    if spec["type"] == "filter_timegrain":
+        targets = [{"datasetUuid": datasets_by_uuid[str(spec["dataset"])].uuid}]
+    elif spec["type"] != "filter_time":
         dataset = datasets_by_uuid[str(spec["dataset"])]
         targets = [{"datasetUuid": dataset.uuid, "column": {"name": spec["column"]}}]
+        control_values = {
+            "enableEmptyFilter": False,
+            "multiSelect": spec.get("multi_select", True),
+            "searchAllOptions": False,
+            "inverseSelection": False,
+            "defaultToFirstItem": False,
+            "sortAscending": True,
+        }
+    in_scope = {chart.uuid for chart in filter_scope(spec, charts, datasets_by_uuid)}
     return {
         "id": spec["id"],
         "name": spec["name"],
@@ -150,15 +243,11 @@ def _native_filter(spec: dict[str, Any], datasets_by_uuid: dict[str, Asset]) -> 
         "type": "NATIVE_FILTER",
         "description": spec.get("description", ""),
         "targets": targets,
-        "controlValues": {
-            "enableEmptyFilter": False,
-            "multiSelect": True,
-            "searchAllOptions": False,
-            "inverseSelection": False,
-        },
-        "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+        "controlValues": control_values,
+        "defaultDataMask": _default_data_mask(spec),
         "cascadeParentIds": [],
-        "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+        # Placeholder chart ids, remapped by the import like the position's (see dashboard_export).
+        "scope": {"rootPath": ["ROOT_ID"], "excluded": [placeholder_ids[chart.uuid] for chart in charts if chart.uuid not in in_scope]},
     }
 
 
