@@ -1,0 +1,150 @@
+"""The Great Expectations gates on the real stack: every suite passes on the pipeline's data, a defect
+of each kind fails the expectation written for it, and a failed mart suite stops the publication."""
+
+import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import pytest
+from psycopg.types.json import Jsonb
+
+from expectations.suites import SUITES, SuiteOutcome, validate
+
+pytestmark = pytest.mark.integration
+
+GAP = "Every day from the first to the last"
+RAW_RECONCILIATION = "raw.order_lines converted"
+DAILY_RECONCILIATION = "sum of marts.fct_order_lines.line_amount on that day"
+
+# Defects: (table, rows picked, change). The rows picked must be the same after the change.
+FIRST_CUSTOMER = "customer_id = (select min(customer_id) from marts.customer_segments)"
+RETENTION_ABOVE_1 = (
+    "marts.cohort_retention",
+    "(cohort_month, months_since_first_order) = (select cohort_month, months_since_first_order"
+    " from marts.cohort_retention where months_since_first_order = 1 order by cohort_month limit 1)",
+    "update {table} set retention_rate = 1.5 where {where}",
+)
+LINE_AMOUNT_OFF_BY_A_CENT = (
+    "marts.fct_order_lines",
+    "order_line_id = (select min(order_line_id) from marts.fct_order_lines)",
+    "update {table} set line_amount = line_amount + 0.01 where {where}",
+)
+
+
+def _validate(stack, *suites: str) -> dict[str, SuiteOutcome]:
+    outcomes = validate(list(suites), stack.settings.warehouse.url("postgresql+psycopg2"), stack.settings.home / "gx")
+    return {outcome.suite: outcome for outcome in outcomes}
+
+
+@contextmanager
+def _defect(stack, table: str, where: str, change: str) -> Iterator[None]:
+    """Damage the rows `where` picks with `change`, committed (GX validates on its own connection),
+    and put them back afterwards. `where` must pick the same rows after the change."""
+    with stack.warehouse(autocommit=True) as conn:
+        (rows,) = conn.execute(f"select json_agg(t) from {table} as t where {where}").fetchone()
+        assert rows, f"no row of {table} where {where}"
+        conn.execute(change.format(table=table, where=where))
+        try:
+            yield
+        finally:
+            with conn.transaction():
+                conn.execute(f"delete from {table} where {where}")
+                conn.execute(f"insert into {table} select * from jsonb_populate_recordset(null::{table}, %s)", (Jsonb(rows),))
+
+
+def _sample(value):
+    # Numbers come back as int, float or Decimal depending on the column type.
+    return float(value) if isinstance(value, numbers.Number) else value
+
+
+def _failed(outcome: SuiteOutcome) -> list[tuple]:
+    return [(e.expectation, e.column, e.description, e.unexpected_count, e.sample_values) for e in outcome.failed]
+
+
+def test_the_pipeline_gated_every_table_and_all_suites_passed(stack):
+    with stack.warehouse() as conn:
+        first_run = conn.execute(
+            "select suite, bool_and(success) from ops.quality_results"
+            " where run_id = (select run_id from ops.quality_results order by evaluated_at limit 1) group by suite"
+        ).fetchall()
+    assert dict(first_run) == dict.fromkeys(SUITES, True)
+
+
+def test_every_suite_passes_on_the_pipeline_data(stack):
+    outcomes = _validate(stack, *SUITES)
+    assert {name: _failed(outcome) for name, outcome in outcomes.items() if not outcome.success} == {}
+
+
+@pytest.mark.parametrize(
+    ("table", "where", "change", "expected"),
+    [
+        pytest.param(
+            "marts.customer_segments", FIRST_CUSTOMER, "update {table} set segment = 'Bogus' where {where}",
+            ("expect_column_values_to_be_in_set", "segment", None, 1, ["Bogus"]),
+            id="unknown-segment",
+        ),
+        pytest.param(
+            "marts.customer_segments", FIRST_CUSTOMER, "update {table} set m_score = 6 where {where}",
+            ("expect_column_values_to_be_between", "m_score", None, 1, [6]),
+            id="score-above-5",
+        ),
+        pytest.param(
+            *RETENTION_ABOVE_1,
+            ("expect_column_values_to_be_between", "retention_rate", None, 1, [1.5]),
+            id="retention-above-1",
+        ),
+        pytest.param(
+            "marts.kpi_daily", "order_date = (select min(order_date) + 1 from marts.kpi_daily)", "delete from {table} where {where}",
+            ("unexpected_rows_expectation", None, GAP, 1, []),
+            id="missing-day",
+        ),
+        pytest.param(
+            *LINE_AMOUNT_OFF_BY_A_CENT,
+            ("unexpected_rows_expectation", None, RAW_RECONCILIATION, 1, []),
+            id="revenue-off-by-a-cent",
+        ),
+    ],
+)
+def test_a_defect_fails_the_expectation_written_for_it(stack, table, where, change, expected):
+    with _defect(stack, table, where, change):
+        outcome = _validate(stack, table)[table]
+    assert not outcome.success
+    expectation, column, description, unexpected_count, samples = expected
+    matching = [
+        e for e in outcome.failed
+        if e.expectation == expectation and e.column == column and (description is None or description in e.description)
+    ]
+    assert len(matching) == 1, _failed(outcome)
+    assert matching[0].unexpected_count == unexpected_count
+    assert [_sample(value) for value in matching[0].sample_values] == samples
+
+
+def test_revenue_changed_in_the_facts_fails_the_daily_reconciliation_downstream(stack):
+    with _defect(stack, *LINE_AMOUNT_OFF_BY_A_CENT):
+        outcomes = _validate(stack, "marts.kpi_daily", "marts.category_performance")
+    (failed,) = outcomes["marts.kpi_daily"].failed
+    assert DAILY_RECONCILIATION in failed.description and failed.unexpected_count == 1
+    # category_performance still agrees with kpi_daily: both were built from the same lines.
+    assert outcomes["marts.category_performance"].success
+
+
+def test_a_failed_mart_suite_stops_the_publication(stack):
+    from orchestration.definitions import defs
+
+    gate = dg.AssetCheckKey(dg.AssetKey(["marts", "cohort_retention"]), "great_expectations_cohort_retention")
+    publication = {dg.AssetKey(["superset", "dataset", "cohort_retention"]), dg.AssetKey(["superset", "dashboards"])}
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=publication, asset_check_selection={gate})
+    with _defect(stack, *RETENTION_ABOVE_1):
+        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert [(e.check_name, e.passed) for e in evaluations] == [("great_expectations_cohort_retention", False)]
+    assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in result.all_events), \
+        "Superset was published although the gate failed"
+    assert evaluations[0].metadata["expectations_failed"].value == 1
+    with stack.warehouse() as conn:
+        recorded = conn.execute(
+            "select expectation, column_name, unexpected_count from ops.quality_results where run_id = %s and not success",
+            (result.run_id,),
+        ).fetchall()
+    assert recorded == [("expect_column_values_to_be_between", "retention_rate", 1)]
