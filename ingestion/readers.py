@@ -183,13 +183,17 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
 
 
 def _joined(blocks: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The blocks joined into batches of at least BATCH_ROWS records (the last one may be smaller)."""
+    """The blocks joined into batches of up to BATCH_ROWS records. The first batch is one block, and
+    each next one twice as large: PostgreSQL starts on the file at once, and always has a batch to
+    work on while the (larger) next one is being prepared."""
     pending: list[pa.RecordBatch] = []
+    target = 0
     for block in blocks:
         pending.append(block)
-        if sum(batch.num_rows for batch in pending) >= BATCH_ROWS:
-            yield pa.concat_batches(pending)
-            pending = []
+        if sum(batch.num_rows for batch in pending) >= target:
+            batch = pa.concat_batches(pending)
+            yield batch
+            pending, target = [], min(2 * batch.num_rows, BATCH_ROWS)
     if pending:
         yield pa.concat_batches(pending)
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import psutil
@@ -27,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Stopwatch, fresh_database, print_table, throwaway_postgres  # noqa: E402
 
 from ingestion.demo_data import generate_orders  # noqa: E402
-from ingestion.sources import load_mappings  # noqa: E402
+from ingestion.loader import ensure_schema, load_file  # noqa: E402
+from ingestion.sources import load_mappings, mapping_for  # noqa: E402
 from orchestration.settings import Settings  # noqa: E402
 from orchestration.stack.postgres import psql_executable  # noqa: E402
 
@@ -41,15 +43,18 @@ LINES_PER_ORDER = 2.07  # measured mean of the generator
 
 
 def one_file(directory: Path, lines: int, seed: int) -> tuple[Path, int]:
-    report = generate_orders(directory, orders=int(lines / LINES_PER_ORDER), days=1, seed=seed)
+    """A one-day CSV of exactly `lines` order lines: a few more are generated, the surplus cut off."""
+    report = generate_orders(directory / "generated", orders=int(lines / LINES_PER_ORDER * 1.05), days=1, seed=seed)
     (generated,) = report.files
-    return generated.path, generated.lines
+    assert generated.lines >= lines, f"the generator wrote only {generated.lines:,} lines"
+    path = directory / f"orders_{lines}.csv"
+    with generated.path.open("rb") as source, path.open("wb") as target:
+        target.writelines(islice(source, lines + 1))  # the header, then the lines
+    generated.path.unlink()
+    return path, lines
 
 
 def load_with_loader(url: str, path: Path) -> float:
-    from ingestion.loader import ensure_schema, load_file
-    from ingestion.sources import mapping_for
-
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_schema(conn)
         with Stopwatch() as watch:
