@@ -48,6 +48,7 @@ test-unit: bootstrap
 bench: bootstrap ## speed and memory benchmarks, each against a baseline measured in the same run
 	.venv/bin/python tests/benchmarks/bench_ingestion.py
 	.venv/bin/python tests/benchmarks/bench_dbt.py
+	.venv/bin/python tests/benchmarks/bench_superset.py
 
 docs: bootstrap ## build the dbt docs and serve them on http://127.0.0.1:8580
 	.venv/bin/ecom docs

@@ -69,7 +69,13 @@ def slowest_nodes(work_dir: Path, count: int = 8) -> list[list]:
     """The slowest models and tests of the last dbt run (run_results.json)."""
     results = json.loads((work_dir / "dbt-target" / "run_results.json").read_text())["results"]
     ranked = sorted(results, key=lambda result: result["execution_time"], reverse=True)[:count]
-    return [[result["unique_id"].split(".", 1)[0], result["unique_id"].rsplit(".", 1)[-1][:60], round(result["execution_time"], 1)] for result in ranked]
+    rows = []
+    for result in ranked:
+        kind, _project, *name = result["unique_id"].split(".")
+        if kind == "test" and len(name) > 1:
+            name = name[:-1]  # generic tests end with a hash
+        rows.append([kind, ".".join(name)[:70], round(result["execution_time"], 1)])
+    return rows
 
 
 def load(warehouse_url: str, landing: Path, label: str) -> int:
