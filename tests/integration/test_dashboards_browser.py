@@ -103,23 +103,15 @@ def page(stack, tmp_path_factory):
 
 def wait_for_charts(page, expected: int, timeout: float = CHART_TIMEOUT) -> list[dict]:
     """Until every chart of the dashboard has drawn; fails at once on an error or an empty chart."""
-    started = time.monotonic()
-    deadline = started + timeout
+    deadline = time.monotonic() + timeout
     states: list[dict] = []
-    scrolled = False
     while time.monotonic() < deadline:
-        if not scrolled and time.monotonic() - started > timeout / 4:
-            # Charts far below the fold may wait to be scrolled into view.
-            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-            scrolled = True
         states = page.evaluate(CHART_STATES)
         errors = [f"{s['name']}: {s['error']}" for s in states if s["error"]]
         assert not errors, f"chart errors: {errors}"
         empty = [s["name"] for s in states if s["empty"] and not s["loading"]]
         assert not empty, f"charts without data: {empty}"
         if len(states) == expected and all(s["drawn"] and not s["loading"] for s in states):
-            if scrolled:
-                page.evaluate("window.scrollTo(0, 0)")
             return states
         time.sleep(0.5)
     waiting = [s["name"] for s in states if not s["drawn"] or s["loading"]]
@@ -129,6 +121,7 @@ def wait_for_charts(page, expected: int, timeout: float = CHART_TIMEOUT) -> list
 def screenshot(page, name: str, dirs: list[Path]) -> None:
     page.evaluate("window.scrollTo(0, 0)")
     time.sleep(1.5)  # let the scroll and the last animations settle
+    assert all(state["drawn"] for state in page.evaluate(CHART_STATES)), "a chart disappeared before the screenshot"
     first = dirs[0] / f"{name}.png"
     page.screenshot(path=str(first), full_page=True)
     for directory in dirs[1:]:
@@ -136,8 +129,14 @@ def screenshot(page, name: str, dirs: list[Path]) -> None:
 
 
 def open_dashboard(page, stack, slug: str) -> None:
+    """Open a dashboard, then make the window as tall as the dashboard: every chart is in view, and
+    the full-page screenshot needs no resize (a resize makes every chart draw again)."""
+    page.set_viewport_size(VIEWPORT)
     page.goto(f"{stack.settings.superset_url}/superset/dashboard/{slug}/")
     page.wait_for_selector('[data-test="dashboard-header-container"]')
+    page.wait_for_selector('[data-test="chart-grid-component"]')
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
 
 
 def choose_first_option(page, filter_id: str) -> str:
