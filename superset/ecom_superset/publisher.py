@@ -11,11 +11,24 @@ import json
 import os
 from dataclasses import dataclass
 
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
 from ecom_superset.bundle import Asset, AssetSet, build_bundle, database_password_field
 
 
 class PublishError(RuntimeError):
     pass
+
+
+class _RetryingAdapter(HTTPAdapter):
+    """Sends an idempotent request again when the connection drops before the answer. gunicorn
+    closes an idle kept-alive connection after 2 s, and a request sent on it at that moment gets no
+    answer at all; a pipeline run must not fail for that. POSTs are never repeated."""
+
+    def __init__(self):
+        retry = Retry(total=3, connect=3, read=3, status=0, backoff_factor=0.2, allowed_methods=Retry.DEFAULT_ALLOWED_METHODS)
+        super().__init__(max_retries=retry)
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ class Superset:
 
         self.url = url.rstrip("/")
         self.client = SupersetClient(host=self.url, username=username, password=password)
+        # The client mounts this adapter when it opens its session, on first use.
+        self.client.http_adapter_cls = _RetryingAdapter
 
     def _api(self, path: str) -> str:
         return f"{self.url}/api/v1/{path.lstrip('/')}"
