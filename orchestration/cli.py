@@ -41,7 +41,7 @@ def ensure_warehouse(settings: Settings) -> None:
     postgres.ensure_warehouse_objects(settings)
 
 
-def up(settings: Settings) -> None:
+def up(settings: Settings, with_daemon: bool = True) -> None:
     started = time.monotonic()
     for directory in (settings.home, settings.run_dir, settings.log_dir, settings.landing_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -58,11 +58,19 @@ def up(settings: Settings) -> None:
         say("Superset: starting")
         superset_server.start(settings)
     say(f"Superset: serving on {settings.superset_url}")
-    if not all(dagster_server.is_running(settings, s) for s in (dagster_server.WEBSERVER, dagster_server.DAEMON)):
-        say("Dagster: starting webserver and daemon")
-    dagster_server.start(settings)
+    if not dagster_server.is_running(settings, dagster_server.WEBSERVER):
+        say("Dagster: starting the webserver")
+    dagster_server.start(settings, with_daemon=False)
     say(f"Dagster: serving on {settings.dagster_url}")
+    if with_daemon:
+        start_daemon(settings)
     say(f"Stack up in {time.monotonic() - started:.0f} s")
+
+
+def start_daemon(settings: Settings) -> None:
+    if not dagster_server.is_running(settings, dagster_server.DAEMON):
+        say("Dagster: starting the daemon (schedules, sensors, run queue)")
+        dagster_server.start(settings)
 
 
 def down(settings: Settings) -> None:
@@ -222,9 +230,12 @@ def _follow_run(run_id: str) -> dict:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    up(settings)
     landing_dir = Path(args.landing).resolve() if args.landing else None
     target = landing_dir or settings.landing_dir
+    target.mkdir(parents=True, exist_ok=True)
+    # Demo data first, the daemon last: its landing sensor must neither see a half-written folder
+    # nor start a second run for files this run loads. Started after the launch, it finds this run
+    # queued and leaves the files to it.
     if not args.no_demo and not any(target.iterdir()):
         from ingestion.demo_data import generate_orders
 
@@ -233,9 +244,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         start = date.today() - timedelta(days=args.demo_days)
         report = generate_orders(target, orders=args.demo_orders, days=args.demo_days, seed=42, start=start)
         say(f"  wrote {len(report.files)} files, {report.lines} order lines")
+    up(settings, with_daemon=False)
     started = time.monotonic()
     run_id = _launch_pipeline(settings, landing_dir)
     say(f"Pipeline run {run_id} launched: {settings.dagster_url}/runs/{run_id}")
+    start_daemon(settings)
     outcome = _follow_run(run_id)
     _print_summary(outcome, time.monotonic() - started)
     return 0 if outcome["status"] == "SUCCESS" else 1

@@ -31,13 +31,16 @@ def is_running(settings: Settings, service: str) -> bool:
     return processes.is_running(settings.run_dir, service)
 
 
-def start(settings: Settings) -> None:
+def start(settings: Settings, with_daemon: bool = True) -> None:
+    """The webserver, and the daemon (schedules, sensors, the run queue) unless with_daemon is False."""
     write_instance_config(settings)
     workspace = str(REPO_ROOT / "workspace.yaml")
     services = {
         WEBSERVER: [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace],
         DAEMON: [_bin("dagster-daemon"), "run", "-w", workspace],
     }
+    if not with_daemon:
+        del services[DAEMON]
     for service, argv in services.items():
         if not is_running(settings, service):
             processes.start_background(service, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir)
