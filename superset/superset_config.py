@@ -4,7 +4,10 @@ Everything comes from the environment. The shipped local defaults are only accep
 SUPERSET_ENV=local (what `make run` uses); any other setup must bring its own secrets.
 """
 
+import logging
 import os
+
+from superset.utils.log import DBEventLogger
 
 SUPERSET_ENV = os.environ.get("SUPERSET_ENV", "local")
 _LOCAL_SECRET_KEY = "local-only-superset-secret-key-change-me"
@@ -61,3 +64,25 @@ SQLLAB_CTAS_NO_LIMIT = True
 # Served on 127.0.0.1 behind no proxy in the local stack.
 TALISMAN_ENABLED = False
 WEBSERVER_TIMEOUT = 120
+
+
+# A chart data request logs six events (the request and its steps: SQL, dataframe, post-processing,
+# JSON), each committed to the metadata database: a fifth of the request's time, and a dashboard
+# makes one request per chart. They go to the log file instead. Every other event (dashboard and
+# chart views, which feed Superset's "Recents", imports, edits) is still kept in the database.
+_CHART_DATA_REQUEST = "ChartDataRestApi.data"
+_CHART_DATA_STEPS = {"ChartDataRestApi.json_dumps", "_get_data_response", "QueryObject.post_processing", "load_into_dataframe", "execute_sql"}
+_event_log = logging.getLogger("superset.events")
+
+
+class ChartDataToLogFileEventLogger(DBEventLogger):
+    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):  # noqa: PLR0913 (Superset's signature)
+        if action == _CHART_DATA_REQUEST or action in _CHART_DATA_STEPS:
+            level = logging.INFO if action == _CHART_DATA_REQUEST else logging.DEBUG
+            for record in kwargs.get("records") or [{}]:
+                _event_log.log(level, "%s user=%s %s %s ms", action, user_id, record.get("path"), duration_ms)
+            return
+        super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
+
+
+EVENT_LOGGER = ChartDataToLogFileEventLogger()

@@ -70,6 +70,19 @@ def test_every_chart_returns_rows(published):
     assert not empty, f"charts without rows: {empty}"
 
 
+def test_chart_data_requests_are_logged_to_the_log_file_not_the_metadata_database(stack, published):
+    superset, assets = published
+    chart_id = superset.id_by_uuid("chart", assets.charts[0].uuid)
+    assert superset.chart_rows(chart_id, force=True) > 0
+    with stack.superuser("superset") as conn:
+        in_database = conn.execute("select count(*) from logs where action = 'ChartDataRestApi.data'").fetchone()[0]
+        other_events = conn.execute("select count(*) from logs").fetchone()[0]
+    assert in_database == 0
+    assert other_events > 0, "the other events (imports, lists, views) stay in Superset's log table"
+    log = (stack.settings.log_dir / "superset.log").read_text()
+    assert f"superset.events:ChartDataRestApi.data user=1 /api/v1/chart/{chart_id}/data/ " in log
+
+
 def test_a_country_filter_changes_the_numbers_and_they_match_the_mart(stack, published):
     superset, assets = published
     chart_id = superset.id_by_uuid("chart", _chart(assets, "sales_revenue_by_country").uuid)

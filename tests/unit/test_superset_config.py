@@ -10,8 +10,19 @@ CONFIG = Path(__file__).resolve().parents[2] / "superset" / "superset_config.py"
 BASE_ENV = {"SUPERSET_METADATA_URL": "postgresql+psycopg2://u:p@127.0.0.1/superset", "PATH": "/usr/bin:/bin"}
 
 
+# The config subclasses Superset's event logger. Superset lives in its own virtualenv and takes seconds
+# to import, so these checks of the config's own logic give it a stand-in module.
+SUPERSET_EVENT_LOGGER_STANDIN = (
+    "import sys, types; log = types.ModuleType('superset.utils.log'); log.DBEventLogger = object;"
+    " sys.modules.update({'superset': types.ModuleType('superset'), 'superset.utils': types.ModuleType('superset.utils'),"
+    " 'superset.utils.log': log});"
+)
+
+
 def load_config(**env: str) -> subprocess.CompletedProcess:
-    code = f"import runpy; config = runpy.run_path({str(CONFIG)!r}); print(config['SECRET_KEY'], config['DATA_CACHE_CONFIG']['CACHE_TYPE'])"
+    code = SUPERSET_EVENT_LOGGER_STANDIN + (
+        f"import runpy; config = runpy.run_path({str(CONFIG)!r}); print(config['SECRET_KEY'], config['DATA_CACHE_CONFIG']['CACHE_TYPE'])"
+    )
     return subprocess.run([sys.executable, "-c", code], env={**BASE_ENV, **env}, capture_output=True, text=True)
 
 
