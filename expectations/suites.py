@@ -336,6 +336,31 @@ def _segment_summary(gxe) -> list:
     ]
 
 
+def _customer_value_by_score(gxe) -> list:
+    return [
+        *_key(gxe, "m_score", "segment", "country_code"),
+        gxe.ExpectColumnValuesToBeBetween(column="m_score", min_value=1, max_value=5),
+        gxe.ExpectColumnValuesToBeInSet(column="segment", value_set=SEGMENT_NAMES),
+        *_at_least(gxe, 1, "customers"),
+        _no_rows(
+            gxe,
+            "Customers and lifetime net revenue add up to marts.customer_segments, to the cent.",
+            """
+            with distribution as (
+                select coalesce(sum(customers), 0) as customers, coalesce(sum(lifetime_net_revenue), 0) as revenue from {batch}
+            ),
+            scored as (
+                select count(*) as customers, coalesce(sum(monetary), 0) as revenue from marts.customer_segments
+            )
+            select distribution.customers, scored.customers as scored_customers,
+                distribution.revenue, scored.revenue as scored_revenue
+            from distribution cross join scored
+            where distribution.customers <> scored.customers or distribution.revenue <> scored.revenue
+            """,
+        ),
+    ]
+
+
 def _cohort_retention(gxe) -> list:
     return [
         *_key(gxe, "cohort_month", "months_since_first_order"),
@@ -399,6 +424,7 @@ SUITES: dict[str, Suite] = {
         Suite("marts", "sales_daily_by_category_country", _sales_daily_by_category_country),
         Suite("marts", "customer_segments", _customer_segments),
         Suite("marts", "segment_summary", _segment_summary),
+        Suite("marts", "customer_value_by_score", _customer_value_by_score),
         Suite("marts", "cohort_retention", _cohort_retention),
         Suite("marts", "product_performance", _product_performance),
         Suite("marts", "category_performance", _category_performance),
