@@ -15,15 +15,33 @@ create table if not exists ops.ingested_files (
     unique (content_sha256, source)
 );
 
+-- A table created before raw.order_lines was partitioned keeps its rows: it becomes the partition of
+-- every file loaded so far (see below).
+do $$
+begin
+    if exists (select from pg_class where oid = to_regclass('raw.order_lines') and relkind = 'r') then
+        drop index if exists raw.order_lines_loaded_at_brin, raw.order_lines_loaded_at_idx;
+        alter table raw.order_lines rename to order_lines_before_partitioning;
+        alter index raw.order_lines_order_id_idx rename to order_lines_before_partitioning_order_id_idx;
+        alter table raw.order_lines_before_partitioning alter column order_id type text collate "C";
+    end if;
+end $$;
+
+-- One partition per loaded file (the loader attaches it; ranges are single file ids). A load writes
+-- into a table its own transaction created, so PostgreSQL copies without keeping indexes up row by row
+-- and builds them once, sorted, when the partition is attached. dbt's "lines of files after the
+-- high-water mark" reads only the new partitions.
 create table if not exists raw.order_lines (
-    order_id      text          not null,
+    -- An identifier: byte order ("C") sorts and indexes it about twice as fast as a language's rules.
+    order_id      text collate "C" not null,
     ordered_at    timestamptz   not null,
     customer_id   text,
     product_id    text          not null,
     product_name  text,
     category      text,
-    quantity      integer       not null check (quantity <> 0),
-    unit_price    numeric(12, 2) not null check (unit_price >= 0),
+    -- Named as in the table before partitioning: attaching it as a partition matches constraints by name.
+    quantity      integer       not null constraint order_lines_quantity_check check (quantity <> 0),
+    unit_price    numeric(12, 2) not null constraint order_lines_unit_price_check check (unit_price >= 0),
     currency      char(3)       not null,
     country       text,
     status        text,
@@ -33,14 +51,26 @@ create table if not exists raw.order_lines (
     file_id       bigint        not null,
     source_line   bigint        not null,
     loaded_at     timestamptz   not null default now()
-);
+) partition by range (file_id);
 -- Lines are looked up by order: the loader replaces re-sent order parts, and dbt's incremental models
--- reread changed orders. Upkeep is ~1 us per loaded line; without it each file's replacement would
--- scan the whole table instead.
+-- reread changed orders.
 create index if not exists order_lines_order_id_idx on raw.order_lines (order_id);
--- Loads append in time order, so a BRIN index finds "lines loaded since" for next to no upkeep.
-drop index if exists raw.order_lines_loaded_at_idx;
-create index if not exists order_lines_loaded_at_brin on raw.order_lines using brin (loaded_at);
+
+do $$
+declare
+    next_file_id bigint;
+begin
+    if to_regclass('raw.order_lines_before_partitioning') is not null and not exists (
+        select from pg_inherits where inhrelid = to_regclass('raw.order_lines_before_partitioning')
+    ) then
+        select greatest((select max(file_id) from ops.ingested_files), (select max(file_id) from raw.order_lines_before_partitioning), 0) + 1
+        into next_file_id;
+        execute format(
+            'alter table raw.order_lines attach partition raw.order_lines_before_partitioning for values from (minvalue) to (%s)',
+            next_file_id
+        );
+    end if;
+end $$;
 
 create table if not exists quarantine.order_lines (
     file_id        bigint      not null,

@@ -53,6 +53,6 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
                 ["file", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
                 [[r.file_name, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error] for r in new_files],
             ),
-            **table_metadata(url, "raw", "order_lines", order_by="loaded_at desc, source_line"),
+            **table_metadata(url, "raw", "order_lines", order_by="file_id desc, source_line"),
         }
     )

@@ -61,6 +61,15 @@ def fresh_database(settings: Settings, name: str) -> str:
     return url
 
 
+def settle(settings: Settings) -> None:
+    """Write out what earlier measurements left in memory (a checkpoint, then the OS's dirty pages),
+    so that the next one does not pay for it."""
+    superuser = settings.warehouse.with_login(postgres.SUPERUSER, settings.warehouse.password).with_database("postgres")
+    with psycopg.connect(superuser.url(), autocommit=True) as conn:
+        conn.execute("checkpoint")
+    os.sync()
+
+
 class Stopwatch:
     def __enter__(self) -> Stopwatch:
         self.started = time.perf_counter()

@@ -27,6 +27,16 @@ def rows(url: str, query: str):
         return conn.execute(query).fetchall()
 
 
+def partitions(url: str) -> list[str]:
+    return [
+        name
+        for (name,) in rows(
+            url,
+            "select inhrelid::regclass::text from pg_inherits where inhparent = 'raw.order_lines'::regclass order by inhrelid",
+        )
+    ]
+
+
 def test_reloading_the_same_files_loads_nothing(scratch_warehouse, tmp_path):
     write(tmp_path / "orders_2025-01-01.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
     first = load(scratch_warehouse, tmp_path)
@@ -197,6 +207,58 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_and_the_rerun_is_exact(sc
             time.sleep(0.1)
         assert conn.execute("select count(*) from raw.order_lines").fetchone()[0] == 0
         assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == 0
+        assert partitions(scratch_warehouse) == []
     summary = load(scratch_warehouse, tmp_path)
     assert summary.rows_loaded == report.lines
     assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(report.lines,)]
+
+
+def test_each_file_with_good_rows_is_one_partition_of_raw_order_lines(scratch_warehouse, tmp_path):
+    write(tmp_path / "orders_2025-01-01.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
+    write(tmp_path / "orders_2025-01-02.csv", "O2,2025-01-02T10:00:00+00:00,C1,P1,Mug,Home,0,9.90,EUR,DE,completed,web")
+    write(tmp_path / "orders_2025-01-03.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,3,9.90,EUR,DE,completed,web")
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(r.rows_loaded, r.rows_quarantined, r.orders_replaced) for r in summary.files] == [(1, 0, 0), (0, 1, 0), (1, 0, 1)]
+    # The file of bad rows only adds no partition; the correction emptied the first file's.
+    assert partitions(scratch_warehouse) == ["raw.order_lines_file_1", "raw.order_lines_file_3"]
+    assert rows(scratch_warehouse, "select tableoid::regclass::text, file_id, source, quantity from raw.order_lines") == [
+        ("raw.order_lines_file_3", 3, "demo", 3)
+    ]
+
+
+# raw.order_lines as ingestion/schema.sql made it before it was partitioned by file.
+UNPARTITIONED_SCHEMA = """
+create table ops.ingested_files (
+    file_id bigint generated always as identity primary key, file_name text not null, content_sha256 text not null,
+    source text not null, status text not null, rows_loaded bigint not null default 0,
+    rows_quarantined bigint not null default 0, orders_replaced bigint not null default 0, error text,
+    started_at timestamptz not null, finished_at timestamptz not null default now(), unique (content_sha256, source)
+);
+create table raw.order_lines (
+    order_id text not null, ordered_at timestamptz not null, customer_id text, product_id text not null,
+    product_name text, category text, quantity integer not null check (quantity <> 0),
+    unit_price numeric(12, 2) not null check (unit_price >= 0), currency char(3) not null, country text,
+    status text, channel text, source text not null, file_id bigint not null, source_line bigint not null,
+    loaded_at timestamptz not null default now()
+);
+create index order_lines_order_id_idx on raw.order_lines (order_id);
+create index order_lines_loaded_at_brin on raw.order_lines using brin (loaded_at);
+insert into ops.ingested_files (file_name, content_sha256, source, status, rows_loaded, started_at)
+values ('orders_2025-01-01.csv', 'earlier', 'demo', 'loaded', 2, now());
+insert into raw.order_lines (order_id, ordered_at, product_id, quantity, unit_price, currency, source, file_id, source_line)
+values ('O1', '2025-01-01 10:00+00', 'P1', 2, 9.90, 'EUR', 'demo', 1, 2),
+       ('O2', '2025-01-01 11:00+00', 'P1', 1, 9.90, 'EUR', 'demo', 1, 3);
+"""
+
+
+def test_lines_loaded_before_raw_order_lines_was_partitioned_are_kept_and_still_replaced(scratch_warehouse, tmp_path):
+    with psycopg.connect(scratch_warehouse, autocommit=True) as conn:
+        conn.execute(UNPARTITIONED_SCHEMA)
+    write(tmp_path / "orders_2025-01-02.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,3,9.90,EUR,DE,completed,web")
+    summary = load(scratch_warehouse, tmp_path)
+    assert summary.files[0].orders_replaced == 1
+    assert partitions(scratch_warehouse) == ["raw.order_lines_before_partitioning", "raw.order_lines_file_2"]
+    assert rows(scratch_warehouse, "select order_id, quantity, file_id from raw.order_lines order by order_id") == [
+        ("O1", 3, 2),
+        ("O2", 1, 1),
+    ]
