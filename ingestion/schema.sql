@@ -15,15 +15,13 @@ create table if not exists ops.ingested_files (
     unique (content_sha256, source)
 );
 
--- A table created before raw.order_lines was partitioned keeps its rows: it becomes the partition of
--- every file loaded so far (see below).
+-- A table created before raw.order_lines was partitioned is moved aside, and its rows into a partition
+-- of their own (below).
 do $$
 begin
     if exists (select from pg_class where oid = to_regclass('raw.order_lines') and relkind = 'r') then
-        drop index if exists raw.order_lines_loaded_at_brin, raw.order_lines_loaded_at_idx;
-        alter table raw.order_lines rename to order_lines_before_partitioning;
-        alter index raw.order_lines_order_id_idx rename to order_lines_before_partitioning_order_id_idx;
-        alter table raw.order_lines_before_partitioning alter column order_id type text collate "C";
+        alter table raw.order_lines rename to order_lines_unpartitioned;
+        drop index if exists raw.order_lines_order_id_idx, raw.order_lines_loaded_at_brin, raw.order_lines_loaded_at_idx;
     end if;
 end $$;
 
@@ -39,7 +37,7 @@ create table if not exists raw.order_lines (
     product_id    text          not null,
     product_name  text,
     category      text,
-    -- Named as in the table before partitioning: attaching it as a partition matches constraints by name.
+    -- Named, so that every partition's copy has the same name whatever else the schema holds.
     quantity      integer       not null constraint order_lines_quantity_check check (quantity <> 0),
     unit_price    numeric(12, 2) not null constraint order_lines_unit_price_check check (unit_price >= 0),
     currency      char(3)       not null,
@@ -60,15 +58,17 @@ do $$
 declare
     next_file_id bigint;
 begin
-    if to_regclass('raw.order_lines_before_partitioning') is not null and not exists (
-        select from pg_inherits where inhrelid = to_regclass('raw.order_lines_before_partitioning')
-    ) then
-        select greatest((select max(file_id) from ops.ingested_files), (select max(file_id) from raw.order_lines_before_partitioning), 0) + 1
+    if to_regclass('raw.order_lines_unpartitioned') is not null then
+        select greatest((select max(file_id) from ops.ingested_files), (select max(file_id) from raw.order_lines_unpartitioned), 0) + 1
         into next_file_id;
+        create table raw.order_lines_before_partitioning (like raw.order_lines including defaults including constraints);
+        insert into raw.order_lines_before_partitioning select * from raw.order_lines_unpartitioned;
         execute format(
             'alter table raw.order_lines attach partition raw.order_lines_before_partitioning for values from (minvalue) to (%s)',
             next_file_id
         );
+        -- With dbt's staging views, which still read the old table: dbt's next build creates them anew.
+        drop table raw.order_lines_unpartitioned cascade;
     end if;
 end $$;
 

@@ -243,6 +243,7 @@ create table raw.order_lines (
 );
 create index order_lines_order_id_idx on raw.order_lines (order_id);
 create index order_lines_loaded_at_brin on raw.order_lines using brin (loaded_at);
+create view raw.order_ids as select order_id from raw.order_lines;  -- as dbt's staging view reads it
 insert into ops.ingested_files (file_name, content_sha256, source, status, rows_loaded, started_at)
 values ('orders_2025-01-01.csv', 'earlier', 'demo', 'loaded', 2, now());
 insert into raw.order_lines (order_id, ordered_at, product_id, quantity, unit_price, currency, source, file_id, source_line)
