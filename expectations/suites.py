@@ -8,6 +8,7 @@ there. great_expectations takes seconds to import, so it is imported inside the 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -456,6 +457,19 @@ def _context(gx_dir: Path):
     return context
 
 
+def _prune_stored_results(gx_dir: Path, specs: Sequence[Suite], keep: int) -> None:
+    """GX keeps every validation result, as JSON and as a Data Docs page, for ever: some 10 KB and
+    40 KB per suite and run. The warehouse keeps them all (ops.quality_results); the GX project keeps
+    each suite's latest `keep`, at least as many as the Data Docs index links to."""
+    uncommitted = gx_dir / "gx" / "uncommitted"
+    for store in (uncommitted / "validations", uncommitted / "data_docs" / "local_site" / "validations"):
+        for spec in specs:
+            # <store>/<schema>/<table>/<run name>/<run time>/...; run times sort as they happened.
+            for run_name in (store / spec.schema / spec.table).glob("*/"):
+                for stale in sorted(run_name.iterdir())[:-keep]:
+                    shutil.rmtree(stale)
+
+
 def _validation_definition(context, suite_spec: Suite):
     """The suite (rewritten from code on every run) against its whole table."""
     import great_expectations as gx
@@ -477,8 +491,11 @@ def _validation_definition(context, suite_spec: Suite):
     )
 
 
-def validate(suite_names: Sequence[str], sqlalchemy_url: str, gx_dir: Path) -> list[SuiteOutcome]:
-    """Run the suites against their tables through one checkpoint, then update the Data Docs once."""
+def validate(
+    suite_names: Sequence[str], sqlalchemy_url: str, gx_dir: Path, keep_results: int = DATA_DOCS_INDEX_RESULTS
+) -> list[SuiteOutcome]:
+    """Run the suites against their tables through one checkpoint, then update the Data Docs once and
+    drop each suite's stored results but the latest `keep_results`."""
     import great_expectations as gx
 
     os.environ[CONNECTION_ENV] = sqlalchemy_url
@@ -499,6 +516,7 @@ def validate(suite_names: Sequence[str], sqlalchemy_url: str, gx_dir: Path) -> l
             identifier for key in run_results for identifier in (key, key.expectation_suite_identifier)
         ]
     )
+    _prune_stored_results(gx_dir, specs, keep_results)
     by_suite = {result.suite_name: result for result in run_results.values()}
     return [
         SuiteOutcome(

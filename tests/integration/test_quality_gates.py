@@ -71,6 +71,25 @@ def test_the_pipeline_gated_every_table_and_all_suites_passed(stack):
     assert dict(first_run) == dict.fromkeys(SUITES, True)
 
 
+def test_the_gx_project_keeps_only_the_latest_results_of_each_suite(stack):
+    gx_dir = stack.settings.home / "gx"
+    url = stack.settings.warehouse.url("postgresql+psycopg2")
+    stores = [gx_dir / "gx" / "uncommitted" / "validations", gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"]
+
+    def run_times(schema: str, table: str) -> list[list[str]]:
+        return [sorted(path.name for path in (store / schema / table).glob("*/*/")) for store in stores]
+
+    others_before = run_times("marts", "kpi_daily")
+    validate(["marts.dim_date"], url, gx_dir)
+    before = run_times("marts", "dim_date")
+    validate(["marts.dim_date"], url, gx_dir, keep_results=1)
+    after = run_times("marts", "dim_date")
+    assert len(before[0]) >= 2 and before[0] == before[1]
+    # The latest result stays, as JSON and as its Data Docs page; other suites keep theirs.
+    assert after == [[max(before[0] + after[0])]] * 2 and after[0][0] not in before[0]
+    assert run_times("marts", "kpi_daily") == others_before
+
+
 def test_every_suite_passes_on_the_pipeline_data(stack):
     outcomes = _validate(stack, *SUITES)
     assert {name: _failed(outcome) for name, outcome in outcomes.items() if not outcome.success} == {}
