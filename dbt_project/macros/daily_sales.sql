@@ -32,12 +32,7 @@ aggregated as (
         {%- endfor %}
         {{ metric_orders() }} as orders,
         {{ metric_customers() }} as customers,
-        {{ metric_units_sold() }} as units_sold,
-        {{ metric_units_returned() }} as units_returned,
-        {{ metric_gross_revenue() }} as gross_revenue,
-        {{ metric_returns_amount() }} as returns_amount,
-        {{ metric_net_revenue() }} as net_revenue,
-        max(file_id) as last_file_id
+        {{ line_totals() }}
     from lines
     group by order_date, {{ dimension_list }}
 )

@@ -60,3 +60,14 @@
 {% macro metric_growth_pct(current, previous) -%}
     case when {{ previous }} <> 0 then round(100.0 * ({{ current }} - {{ previous }}) / abs({{ previous }}), 2) end
 {%- endmacro %}
+
+{#- The unit and amount totals every aggregate of lines carries, under the names the marts use, and
+    the latest file behind them (an incremental model's high-water mark). -#}
+{% macro line_totals() -%}
+    {{ metric_units_sold() }} as units_sold,
+        {{ metric_units_returned() }} as units_returned,
+        {{ metric_gross_revenue() }} as gross_revenue,
+        {{ metric_returns_amount() }} as returns_amount,
+        {{ metric_net_revenue() }} as net_revenue,
+        max(file_id) as last_file_id
+{%- endmacro %}

@@ -81,12 +81,7 @@ totals as (
         {{ metric_guest_orders() }} as guest_orders,
         {{ metric_returned_orders() }} as returned_orders,
         {{ metric_customers() }} as customers,
-        {{ metric_units_sold() }} as units_sold,
-        {{ metric_units_returned() }} as units_returned,
-        {{ metric_gross_revenue() }} as gross_revenue,
-        {{ metric_returns_amount() }} as returns_amount,
-        {{ metric_net_revenue() }} as net_revenue,
-        max(file_id) as last_file_id
+        {{ line_totals() }}
     from lines_by_period
     {% if is_incremental() %}
     where (period_grain, period_start) in (select period_grain, period_start from changed_periods)

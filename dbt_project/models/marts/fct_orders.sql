@@ -45,12 +45,7 @@ orders as (
         min(order_date) filter (where not is_sale) as first_return_date,
         count(*) filter (where is_sale) as sale_lines,
         count(*) filter (where not is_sale) as return_lines,
-        {{ metric_units_sold() }} as units_sold,
-        {{ metric_units_returned() }} as units_returned,
-        {{ metric_gross_revenue() }} as gross_revenue,
-        {{ metric_returns_amount() }} as returns_amount,
-        {{ metric_net_revenue() }} as net_revenue,
-        max(file_id) as last_file_id
+        {{ line_totals() }}
     from lines
     group by order_id
 )
