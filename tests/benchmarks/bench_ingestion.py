@@ -23,8 +23,8 @@ import tempfile
 import time
 from functools import partial
 from itertools import islice
-from statistics import median
 from pathlib import Path
+from statistics import median
 
 import psutil
 import psycopg

@@ -48,10 +48,14 @@ def throwaway_postgres() -> Iterator[Settings]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def _superuser_connection(settings: Settings) -> psycopg.Connection:
+    superuser = settings.warehouse.with_login(postgres.SUPERUSER, settings.warehouse.password).with_database("postgres")
+    return psycopg.connect(superuser.url(), autocommit=True)
+
+
 def fresh_database(settings: Settings, name: str) -> str:
     """A new empty database with the warehouse schemas, owned by the pipeline role; returns its URL."""
-    superuser = settings.warehouse.with_login(postgres.SUPERUSER, settings.warehouse.password).with_database("postgres")
-    with psycopg.connect(superuser.url(), autocommit=True) as conn:
+    with _superuser_connection(settings) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(settings.warehouse.user)))
     url = settings.warehouse.with_database(name).url()
@@ -64,8 +68,7 @@ def fresh_database(settings: Settings, name: str) -> str:
 def settle(settings: Settings) -> None:
     """Write out what earlier measurements left in memory (a checkpoint, then the OS's dirty pages),
     so that the next one does not pay for it."""
-    superuser = settings.warehouse.with_login(postgres.SUPERUSER, settings.warehouse.password).with_database("postgres")
-    with psycopg.connect(superuser.url(), autocommit=True) as conn:
+    with _superuser_connection(settings) as conn:
         conn.execute("checkpoint")
     os.sync()
 
