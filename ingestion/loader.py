@@ -1,41 +1,41 @@
 """Load landed order files into `raw.order_lines`, exactly once, atomically per file.
 
 How a file is loaded, and why:
-1. It is read in batches of text records (readers.py), so memory stays flat whatever its size.
-2. Each batch is mapped (renames, constants, ids, countries, rules), validated and typed with
-   vectorised Arrow compute. PostgreSQL only receives the results, by COPY, its fastest way in:
-   good rows into a new table that becomes the file's partition of `raw.order_lines`, each bad row
-   into `quarantine.order_lines` with its line number, the raw row and the first reason it failed.
-   A worker thread prepares batch k+1 while PostgreSQL ingests batch k, so the Python process and
-   the server work side by side.
-3. The table is attached as the file's partition; its indexes are built then, in one sorted pass,
+1. Its header decides which source mapping reads it (sources.py). It is read in batches of text
+   records (readers.py), so memory stays flat whatever its size.
+2. Each batch is mapped, validated and typed with vectorised Arrow compute (transform.py).
+   PostgreSQL only receives the results, by COPY, its fastest way in: good rows into a new table
+   that becomes the file's partition of `raw.order_lines`, each bad row into
+   `quarantine.order_lines` with its line number, the raw row and the first reason it failed. A
+   worker thread prepares batch k+1 while PostgreSQL ingests batch k, so the Python process and the
+   server work side by side.
+3. A file with more quarantined rows than its source allows is rejected whole, with its top reasons.
+4. The table is attached as the file's partition; its indexes are built then, in one sorted pass,
    where keeping them up row by row would cost the COPY half its speed.
-4. The file's order parts then replace their earlier lines (CONTRACT.md, "Corrections").
-Steps 1-4 and the manifest row are one transaction: a crash leaves nothing behind.
+5. The file's order parts then replace their earlier lines (CONTRACT.md, "Corrections").
+Steps 2-5 and the manifest row are one transaction: a crash leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 import psycopg
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pycountry
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
-from ingestion.readers import FileRejected, TextBatch, read_records
-from ingestion.sources import CONTRACT_COLUMNS, MappingError, SourceMapping, mapping_for
+from ingestion.readers import FileRejected, TextBatch, read_header, read_records
+from ingestion.sources import MappingError, MappingSet, SourceMapping
+from ingestion.transform import INSTANT, BatchMapper
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
@@ -45,22 +45,26 @@ HASH_CHUNK_BYTES = 1 << 20
 FUTURE_TOLERANCE = timedelta(days=1)
 # PostgreSQL only finds text it cannot store (a NUL character: a UTF-16 file read as UTF-8) on COPY.
 UNSTORABLE_TEXT_SQLSTATES = ("22021", "22P05")  # character_not_in_repertoire, untranslatable_character
+RELOAD_HINT = "ecom ingest --reload"
 
 
 @dataclass(frozen=True)
 class FileResult:
     file_name: str
-    status: str  # loaded | rejected | skipped
+    status: str  # loaded | rejected | skipped | unmatched (no mapping reads it)
     rows_loaded: int = 0
     rows_quarantined: int = 0
     orders_replaced: int = 0
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # why it was rejected, skipped or unmatched
+    source: str | None = None
+    top_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # (quarantine reason, rows, example line)
 
 
 @dataclass(frozen=True)
 class LoadSummary:
     files: list[FileResult]
+    mapping_errors: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for result in self.files if result.status == status)
@@ -76,6 +80,19 @@ class LoadSummary:
     @property
     def seconds(self) -> float:
         return sum(result.seconds for result in self.files)
+
+    @property
+    def problems(self) -> list[FileResult]:
+        """The files a person should look at: rejected, unmatched, or loaded with quarantined rows."""
+        return [r for r in self.files if r.status in ("rejected", "unmatched") or (r.status == "loaded" and r.rows_quarantined)]
+
+    def top_reasons(self, count: int = 5) -> list[tuple[str, int]]:
+        """The most frequent quarantine reasons over the loaded files."""
+        totals: dict[str, int] = {}
+        for result in self.files:
+            for reason, rows, _ in result.top_reasons:
+                totals[reason] = totals.get(reason, 0) + rows
+        return sorted(totals.items(), key=lambda item: -item[1])[:count]
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -95,57 +112,84 @@ def landed_files(landing_dir: Path) -> list[Path]:
     return sorted(path for path in landing_dir.rglob("*") if path.is_file() and not path.name.startswith("."))
 
 
-def unloaded_files(conninfo: str, paths: list[Path], mappings: list[SourceMapping]) -> list[Path]:
-    """Those of `paths` that have a source mapping and whose content is not in the manifest yet."""
+def choose_mapping(path: Path, mappings: MappingSet):
+    """Which mapping reads `path`, and why (sources.MappingSet.choose), by the file's header."""
+    return mappings.choose(path, read_header)
+
+
+def mapping_for(path: Path, mappings: MappingSet) -> SourceMapping | None:
+    return choose_mapping(path, mappings).mapping
+
+
+def _previous_load(conn: psycopg.Connection, sha: str, mapping: SourceMapping) -> str | None:
+    """Why a file with this content need not be loaded again, or None if it must be loaded: it was
+    loaded already (whatever its name), or rejected by this same version of its mapping."""
+    row = conn.execute(
+        "select file_name, status, mapping_version, error from ops.ingested_files"
+        " where content_sha256 = %s and source = %s and (status = 'loaded' or mapping_version = %s)"
+        " order by status = 'loaded' desc, file_id desc limit 1",
+        (sha, mapping.name, mapping.version),
+    ).fetchone()
+    if row is None:
+        return None
+    name, status, version, error = row
+    if status == "loaded":
+        return f"already loaded as {name} (mapping {mapping.name}@{version}); `{RELOAD_HINT} FILE` loads it again"
+    return f"rejected before by mapping {mapping.name}@{version}: {error}; fix the file or the mapping (`ecom preview FILE`) to retry"
+
+
+def unloaded_files(conninfo: str, paths: list[Path], mappings: MappingSet) -> list[Path]:
+    """Those of `paths` a run would act on: files that no mapping reads (to report them), and files
+    whose content is neither loaded nor rejected by the current version of their mapping."""
     with psycopg.connect(conninfo) as conn:
         ensure_schema(conn)
-        known = {(row[0], row[1]) for row in conn.execute("select content_sha256, source from ops.ingested_files")}
-    return [
-        path
-        for path in paths
-        if (mapping := mapping_for(path, mappings)) is not None and (file_sha256(path), mapping.name) not in known
-    ]
+        return [
+            path
+            for path in paths
+            if (mapping := mapping_for(path, mappings)) is None or _previous_load(conn, file_sha256(path), mapping) is None
+        ]
 
 
 def load_landing(
     conninfo: str,
     landing_dir: Path,
-    mappings: list[SourceMapping],
+    mappings: MappingSet,
     on_file: Callable[[FileResult], None] | None = None,
+    reload: frozenset[str] = frozenset(),
 ) -> LoadSummary:
-    """Load every new file under `landing_dir`; files already in the manifest are skipped."""
+    """Load every new file under `landing_dir`; files already in the manifest are skipped, unless
+    their name is in `reload`."""
     results = []
     with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME) as conn:
         ensure_schema(conn)
         for path in landed_files(landing_dir):
-            mapping = mapping_for(path, mappings)
-            if mapping is None:
-                result = FileResult(path.name, "skipped", error="no source mapping matches this file name")
+            choice = choose_mapping(path, mappings)
+            if choice.mapping is None:
+                result = FileResult(path.name, "unmatched", error=choice.reason)
             else:
-                result = load_file(conn, path, mapping)
+                result = load_file(conn, path, choice.mapping, reload=path.name in reload)
             results.append(result)
             if on_file:
                 on_file(result)
-    return LoadSummary(results)
+    return LoadSummary(results, mappings.errors)
 
 
-def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha: str | None = None) -> FileResult:
+def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha: str | None = None, reload: bool = False) -> FileResult:
     started = time.monotonic()
     sha = sha or file_sha256(path)
-    already = conn.execute(
-        "select file_name, status from ops.ingested_files where content_sha256 = %s and source = %s", (sha, mapping.name)
-    ).fetchone()
-    if already:
-        return FileResult(path.name, "skipped", error=f"same content as {already[0]} ({already[1]})")
+    mapper: BatchMapper | None = None
     try:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+            # Looked up under the lock: a concurrent loader may just have loaded the same content.
+            if not reload and (why := _previous_load(conn, sha, mapping)):
+                return FileResult(path.name, "skipped", error=why, source=mapping.name)
             # Safe for exactly-once: a commit lost in a crash loses its manifest row too, so the file reloads.
             conn.execute("set local synchronous_commit = off")
             # ordered_at is sent as UTC wall-clock time (see INSTANT).
             conn.execute("set local time zone 'UTC'")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            loaded, quarantined, replaced = _load_rows(conn, path, mapping, file_id)
+            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
@@ -154,19 +198,32 @@ def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha:
     except (FileRejected, MappingError) as rejection:
         with conn.transaction():
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
-        return FileResult(path.name, "rejected", seconds=time.monotonic() - started, error=str(rejection))
-    return FileResult(path.name, "loaded", loaded, quarantined, replaced, time.monotonic() - started)
+        reasons = rejection.top_reasons if isinstance(rejection, QuarantineTooLarge) else []
+        return FileResult(path.name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
+    return FileResult(path.name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
 
 
 def _register(
     conn: psycopg.Connection, path: Path, sha: str, mapping: SourceMapping, *, status: str, error: str | None = None
 ) -> int:
     row = conn.execute(
-        "insert into ops.ingested_files (file_name, content_sha256, source, status, error, started_at)"
-        " values (%s, %s, %s, %s, %s, now()) returning file_id",
-        (path.name, sha, mapping.name, status, error),
+        "insert into ops.ingested_files (file_name, content_sha256, source, mapping_version, status, error, started_at)"
+        " values (%s, %s, %s, %s, %s, %s, now()) returning file_id",
+        (path.name, sha, mapping.name, mapping.version, status, error),
     ).fetchone()
     return row[0]
+
+
+class QuarantineTooLarge(FileRejected):
+    """More of the file's rows failed than its source allows: the file is rejected whole."""
+
+    def __init__(self, quarantined: int, rows: int, limit: float, top_reasons: list[tuple[str, int, int]]) -> None:
+        self.top_reasons = top_reasons
+        reasons = "; ".join(f"{reason}: {count:,} (e.g. line {line})" for reason, count, line in top_reasons)
+        super().__init__(
+            f"{quarantined:,} of {rows:,} rows ({quarantined / rows:.1%}) would be quarantined, more than the"
+            f" {limit:.0%} the source allows (max_quarantined_share); top reasons: {reasons}"
+        )
 
 
 # --- streaming into PostgreSQL -----------------------------------------------------------------
@@ -207,28 +264,54 @@ class _PreparedBatch(NamedTuple):
     quarantined: _Copy  # the bad and malformed rows, into quarantine.order_lines
 
 
-def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int) -> tuple[int, int, int]:
-    """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders replaced)."""
+def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int) -> tuple[int, int, int, BatchMapper]:
+    """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders
+    replaced, the mapper with its quarantine tally)."""
     stream = read_records(path, mapping)
     latest_ordered_at = pa.scalar(datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE, INSTANT)
     names = {"file_table": sql.Identifier("raw", f"order_lines_file_{file_id}"), "file_id": sql.Literal(file_id)}
     conn.execute(sql.SQL(CREATE_FILE_TABLE).format(**names, source=sql.Literal(mapping.name)))
-    checks = _BatchChecks(mapping, _column_positions(stream.header, mapping), latest_ordered_at, file_id, path.name, names["file_table"])
+    mapper = BatchMapper(mapping, stream.header, latest_ordered_at)
+    prepare = _BatchCopies(mapper, file_id, path.name, names["file_table"]).prepare
     loaded = quarantined = 0
-    for prepared in _read_ahead(checks.prepare(batch) for batch in stream.batches):
+    for prepared in _read_ahead(prepare(batch) for batch in stream.batches):
         for copy in prepared:
             _send(conn, copy)
         loaded += prepared.order_lines.rows
         quarantined += prepared.quarantined.rows
+    rows = loaded + quarantined
+    if rows and quarantined / rows > mapping.spec.max_quarantined_share:
+        raise QuarantineTooLarge(quarantined, rows, mapping.spec.max_quarantined_share, mapper.top_reasons())
     if not loaded:  # a file of bad rows only adds no partition
         conn.execute(sql.SQL("drop table {file_table}").format(**names))
-        return loaded, quarantined, 0
+        return loaded, quarantined, 0, mapper
     conn.execute(sql.SQL(ATTACH_FILE_TABLE).format(**names, next_file_id=sql.Literal(file_id + 1)))
     # Without statistics the planner would take a big file's order parts for a few hundred, and look
     # each up in every earlier partition instead of joining by hash.
     conn.execute(sql.SQL("analyze {file_table} (order_id, quantity)").format(**names))
     replaced = conn.execute(sql.SQL(REPLACE_EARLIER_LINES).format(**names)).fetchone()[0]
-    return loaded, quarantined, replaced
+    return loaded, quarantined, replaced, mapper
+
+
+@dataclass(frozen=True)
+class _BatchCopies:
+    """Each checked batch written as CSV for COPY: good lines into the file's partition, bad rows into
+    quarantine.order_lines."""
+
+    mapper: BatchMapper
+    file_id: int
+    file_name: str
+    file_table: sql.Identifier  # the file's partition of raw.order_lines, created by this load
+
+    def prepare(self, batch: TextBatch) -> _PreparedBatch:
+        checked = self.mapper.check(batch)
+        quarantined = checked.quarantined
+        rows = quarantined.num_rows
+        quarantined = quarantined.add_column(0, "file_id", pa.repeat(self.file_id, rows)).add_column(1, "file_name", pa.repeat(self.file_name, rows))
+        return _PreparedBatch(
+            _copy_of(self.file_table, checked.lines, freeze=True),
+            _copy_of(sql.Identifier("quarantine", "order_lines"), quarantined),
+        )
 
 
 T = TypeVar("T")
@@ -272,206 +355,3 @@ def _send(conn: psycopg.Connection, copy: _Copy) -> None:
         if error.sqlstate not in UNSTORABLE_TEXT_SQLSTATES:
             raise
         raise FileRejected(f"text PostgreSQL cannot store (is the declared encoding right?): {error.diag.message_primary}") from error
-
-
-# --- mapping and validation, one batch at a time -----------------------------------------------
-
-NULL_TEXT = pa.scalar(None, pa.string())
-# Instants are UTC wall-clock times without a zone (the load's session is in UTC): Arrow writes those
-# as text some thirty times faster than zoned ones.
-INSTANT = pa.timestamp("us")
-NULL_INSTANT = pa.scalar(None, INSTANT)
-FIRST_INSTANT = pa.scalar(datetime(1, 1, 1), INSTANT)  # PostgreSQL has no year 0
-ISO_CURRENCIES = pa.array(sorted(currency.alpha_3 for currency in pycountry.currencies))
-
-FLOAT_ID = r"^([0-9]+)\.0+$"
-INTEGER = r"^[+-]?[0-9]{1,9}$"  # fits an `integer`
-ZERO = r"^[+-]?0+$"
-DECIMAL = r"^[+-]?[0-9]{1,10}([.][0-9]+)?$"  # numeric(12, 2) holds 10 digits before the point
-NEGATIVE = r"^-.*[1-9]"  # "-0.00" is zero
-# ISO 8601 as PostgreSQL and Arrow both read it: a date, optionally a time, optionally an offset.
-ISO_TIMESTAMP = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?"
-    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$"
-)
-
-
-@dataclass(frozen=True)
-class _BatchChecks:
-    """Maps, validates and types one file's batches, and writes them as CSV for COPY."""
-
-    mapping: SourceMapping
-    positions: dict[str, int | None]  # contract column -> the file's column holding it
-    latest_ordered_at: pa.TimestampScalar  # anything later is in the future
-    file_id: int
-    file_name: str
-    file_table: sql.Identifier  # the file's partition of raw.order_lines, created by this load
-
-    def prepare(self, batch: TextBatch) -> _PreparedBatch:
-        values = _mapped_values(batch.records, self.positions, self.mapping)
-        instants = _instants(values["ordered_at"], self.mapping)
-        reasons = _first_failures(values, instants, self.latest_ordered_at)
-        good = pc.is_null(reasons)
-        lines = _order_lines(values, instants, batch.source_lines)
-        if reasons.null_count < len(reasons):  # filtering costs even when every row is good
-            lines = lines.filter(good)
-        return _PreparedBatch(
-            _copy_of(self.file_table, lines, freeze=True),
-            _copy_of(sql.Identifier("quarantine", "order_lines"), self._quarantined(batch, pc.invert(good), reasons)),
-        )
-
-    def _quarantined(self, batch: TextBatch, bad: pa.Array, reasons: pa.Array) -> pa.Table:
-        if batch.raw_records is not None:
-            raw_rows = batch.raw_records.filter(bad).to_pylist()
-        else:
-            raw_rows = _as_json_objects(batch.records.filter(bad))
-        lines = batch.source_lines.filter(bad).to_pylist() + [record.source_line for record in batch.malformed]
-        reason_texts = reasons.filter(bad).to_pylist() + [record.reason for record in batch.malformed]
-        raw_rows += [json.dumps(record.raw, ensure_ascii=False) for record in batch.malformed]
-        return pa.table(
-            {
-                "file_id": pa.repeat(self.file_id, len(lines)),
-                "file_name": pa.repeat(self.file_name, len(lines)),
-                "source_line": pa.array(lines, pa.int64()),
-                "reason": pa.array(reason_texts, pa.string()),
-                "raw_row": pa.array(raw_rows, pa.string()),
-            }
-        )
-
-
-def _column_positions(header: list[str], mapping: SourceMapping) -> dict[str, int | None]:
-    names = [name.strip() for name in header]
-    return {
-        column: names.index(name) if (name := mapping.export_column(column)) in names else None for column in CONTRACT_COLUMNS
-    }
-
-
-def _mapped_values(records: pa.RecordBatch, positions: dict[str, int | None], mapping: SourceMapping) -> dict[str, pa.Array]:
-    """Each contract column after the mapping, as text; null where empty."""
-    values = {}
-    for column in CONTRACT_COLUMNS:
-        if column in mapping.constants:
-            value = pa.repeat(mapping.constants[column], records.num_rows)
-        elif positions[column] is None:
-            value = pa.nulls(records.num_rows, pa.string())
-        else:
-            value = _null_if_blank(records.column(positions[column]))
-        if column in mapping.normalise_ids:
-            # Spreadsheet exports turn ids into floats: "17850.0" is customer 17850.
-            value = pc.replace_substring_regex(value, FLOAT_ID, r"\1")
-        values[column] = value
-    if mapping.csv.decimal_separator != ".":
-        values["unit_price"] = pc.replace_substring(values["unit_price"], mapping.csv.decimal_separator, ".")
-    if mapping.country_names:
-        values["country"] = _country_codes(values["country"], mapping.country_names)
-    if mapping.default_currency:
-        values["currency"] = pc.fill_null(values["currency"], mapping.default_currency)
-    for rule in mapping.rules:
-        subject = values[rule.column]
-        applies = pc.starts_with(subject, rule.starts_with) if rule.starts_with is not None else pc.equal(subject, str(rule.equals))
-        values[rule.target] = pc.if_else(pc.fill_null(applies, False), rule.value, values[rule.target])
-    # Codes in upper case, categories of status and channel in lower case (after the rules, which see the export's values).
-    for column in ("currency", "country"):
-        values[column] = pc.utf8_upper(values[column])
-    for column in ("status", "channel"):
-        values[column] = pc.utf8_lower(values[column])
-    return values
-
-
-def _null_if_blank(texts: pa.Array) -> pa.Array:
-    trimmed = pc.utf8_trim(texts, " ")
-    return pc.if_else(pc.equal(trimmed, ""), NULL_TEXT, trimmed)
-
-
-def _country_codes(countries: pa.Array, names: dict[str, str | None]) -> pa.Array:
-    """Country names the mapping knows, as their codes; a name mapped to null is no country at all."""
-    position = pc.index_in(countries, value_set=pa.array(list(names), pa.string()))
-    codes = pa.array(list(names.values()), pa.string())
-    return pc.if_else(pc.is_null(position), countries, pc.take(codes, position))
-
-
-def _instants(texts: pa.Array, mapping: SourceMapping) -> pa.Array:
-    """ordered_at as UTC instants; null where it is not a timestamp."""
-    if mapping.timestamp_format:
-        parsed = pc.strptime(texts, format=mapping.timestamp_format, unit="us", error_is_null=True)
-        # With %z in the format the offset is in the text; without, it is the source's time zone.
-        instants = parsed.cast(INSTANT) if parsed.type.tz else _local_to_utc(parsed, mapping.timezone)
-    else:
-        instants = _iso_instants(texts, mapping.timezone)
-    return pc.if_else(pc.less(instants, FIRST_INSTANT), NULL_INSTANT, instants)
-
-
-def _iso_instants(texts: pa.Array, time_zone: str) -> pa.Array:
-    # Words such as 'yesterday' fail the pattern.
-    candidates = pc.if_else(pc.match_substring_regex(texts, ISO_TIMESTAMP), texts, NULL_TEXT)
-    try:
-        return _cast_iso(candidates, time_zone)
-    except pa.ArrowInvalid:  # the pattern lets through a day past its month's end, such as 2025-02-30
-        return _cast_iso(_without_impossible_days(candidates), time_zone)
-
-
-def _cast_iso(candidates: pa.Array, time_zone: str) -> pa.Array:
-    # An offset is a trailing Z, a + or a third -, after the date's two.
-    with_offset = pc.or_(
-        pc.or_(pc.ends_with(candidates, "Z"), pc.match_substring(candidates, "+")),
-        pc.greater(pc.count_substring(candidates, "-"), 2),
-    )
-    offset_instants = pc.cast(pc.if_else(with_offset, candidates, NULL_TEXT), pa.timestamp("us", "UTC")).cast(INSTANT)
-    local_times = pc.cast(pc.if_else(with_offset, NULL_TEXT, candidates), INSTANT)
-    return pc.coalesce(offset_instants, _local_to_utc(local_times, time_zone))
-
-
-def _without_impossible_days(candidates: pa.Array) -> pa.Array:
-    """strptime rolls a day past its month's end over into the next month, which gives it away."""
-    dates = pc.strptime(pc.utf8_slice_codeunits(candidates, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True)
-    day_exists = pc.equal(pc.day(dates), pc.cast(pc.utf8_slice_codeunits(candidates, 8, 10), pa.int64()))
-    return pc.if_else(day_exists, candidates, NULL_TEXT)
-
-
-def _local_to_utc(local_times: pa.Array, time_zone: str) -> pa.Array:
-    """Wall-clock times in `time_zone` as UTC, read as PostgreSQL reads them: an ambiguous time
-    (clocks set back) is the later instant, in standard time; a time that clocks set forward skipped
-    takes the offset in force before the jump."""
-    zoned = pc.assume_timezone(local_times, time_zone, ambiguous="latest", nonexistent="earliest")
-    # `zoned` has the offset wanted in every case: for a skipped time it is the last instant before the jump.
-    offset = pc.subtract(pc.local_timestamp(zoned), zoned.cast(INSTANT))
-    return pc.subtract(local_times, offset)
-
-
-def _first_failures(values: dict[str, pa.Array], instants: pa.Array, latest_ordered_at: pa.TimestampScalar) -> pa.Array:
-    """The reason each row is quarantined for, the first check it fails (CONTRACT.md); null if none."""
-    quantity, unit_price, currency = values["quantity"], values["unit_price"], values["currency"]
-    checks = {
-        "missing order_id": pc.is_null(values["order_id"]),
-        "missing ordered_at": pc.is_null(values["ordered_at"]),
-        "missing product_id": pc.is_null(values["product_id"]),
-        "missing quantity": pc.is_null(quantity),
-        "quantity is not an integer": pc.invert(pc.match_substring_regex(quantity, INTEGER)),
-        "quantity is zero": pc.match_substring_regex(quantity, ZERO),
-        "missing unit_price": pc.is_null(unit_price),
-        "unit_price is not a number": pc.invert(pc.match_substring_regex(unit_price, DECIMAL)),
-        "unit_price is negative": pc.match_substring_regex(unit_price, NEGATIVE),
-        "ordered_at is not a timestamp": pc.is_null(instants),
-        "ordered_at is in the future": pc.greater(instants, latest_ordered_at),
-        "missing currency": pc.is_null(currency),
-        "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
-    }
-    # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
-    failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))
-    return pc.case_when(failed, *(pa.scalar(reason) for reason in checks))
-
-
-def _order_lines(values: dict[str, pa.Array], instants: pa.Array, source_lines: pa.Array) -> pa.Table:
-    """Rows for the file's partition of raw.order_lines (which fills in source and file_id itself).
-    quantity and unit_price stay the validated text: PostgreSQL types them exactly, and numbers never
-    pass through a float."""
-    columns = {column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants}
-    return pa.table(columns | {"source_line": source_lines})
-
-
-def _as_json_objects(records: pa.RecordBatch) -> list[str]:
-    """Each record as a JSON object keyed by the file's own column names."""
-    names = records.schema.names
-    rows = zip(*(column.to_pylist() for column in records.columns))
-    return [json.dumps(dict(zip(names, row)), ensure_ascii=False) for row in rows]

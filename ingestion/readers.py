@@ -8,12 +8,14 @@ a `MalformedRecord`; a file that cannot be read at all raises `FileRejected`.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
 import io
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ingestion.sources import CONTRACT_COLUMNS, SourceMapping
+from ingestion.sources import WHITESPACE, MappingError, SourceMapping
 
 # Records per batch: large enough for vectorised work to pay off, small enough that the few batches
 # in flight (loader.py) stay far below the memory budget whatever the file's size.
@@ -34,6 +36,8 @@ BATCH_ROWS = 100_000
 # Arrow parses a CSV in blocks of bytes and reads some 30 blocks ahead: small blocks keep that
 # buffer small; they are joined into batches of BATCH_ROWS.
 CSV_BLOCK_BYTES = 1 << 20
+HEADER_PEEK_BYTES = 1 << 16
+HEADER_PEEK_LINES = 20
 FIRST_CSV_RECORD_LINE = 2  # the header is line 1 (Parquet has none: its first record is line 1)
 
 
@@ -80,6 +84,20 @@ def read_records(path: Path, mapping: SourceMapping) -> RecordStream:
     return RecordStream(stream.header, _non_empty(stream.batches))
 
 
+def read_header(path: Path, mapping: SourceMapping) -> list[str] | None:
+    """The file's column names as `mapping` would read them (its format, delimiter, encoding); None if
+    it cannot read them that way. Cheap: only the start of the file is read."""
+    try:
+        file_format = mapping.format_of(path)
+        if file_format == "csv":
+            return _csv_header(path, mapping)
+        if file_format == "jsonl":
+            return _jsonl_header(path)
+        return pq.ParquetFile(path).schema_arrow.names
+    except (FileRejected, MappingError, OSError, EOFError, zlib.error, pa.ArrowException, ValueError):
+        return None
+
+
 @contextlib.contextmanager
 def _unreadable_as_rejection() -> Iterator[None]:
     """I/O and decompression failures (a truncated gzip stream, say) reject the file."""
@@ -100,10 +118,13 @@ def _non_empty(batches: Iterator[TextBatch]) -> Iterator[TextBatch]:
 
 
 def _reject_missing_columns(present: list[str], mapping: SourceMapping) -> None:
-    names = {name.strip() for name in present}
+    names = [name.strip() for name in present]
     missing = [name for name in mapping.required_export_columns() if name not in names]
     if missing:
         raise FileRejected(f"missing required column(s): {', '.join(missing)}")
+    repeated = sorted({name for name in names if names.count(name) > 1 and name in mapping.export_columns()})
+    if repeated:
+        raise FileRejected(f"column(s) named more than once in the header: {', '.join(repeated)}")
 
 
 def _string_batch(columns: list[pa.Array], header: list[str]) -> pa.RecordBatch:
@@ -120,8 +141,10 @@ def _read_csv(path: Path, mapping: SourceMapping) -> RecordStream:
 
 
 def _csv_header(path: Path, mapping: SourceMapping) -> list[str]:
-    with open_bytes(path) as raw:
-        first_line = raw.readline()
+    with _csv_bytes(path, mapping) as raw:
+        start = raw.read(HEADER_PEEK_BYTES)
+    # The first line, whatever ends it: \n, \r\n or a lone \r (old Mac exports).
+    first_line = re.split(rb"\r\n|\r|\n", start, maxsplit=1)[0]
     if not first_line.strip():
         raise FileRejected("empty file: no header row")
     try:
@@ -130,7 +153,55 @@ def _csv_header(path: Path, mapping: SourceMapping) -> list[str]:
         raise FileRejected(f"not valid {mapping.csv.encoding}: {error}") from error
     except LookupError as error:
         raise FileRejected(f"unknown encoding {mapping.csv.encoding}") from error
-    return next(csv.reader(io.StringIO(text), delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quote))
+    return next(csv.reader([text], delimiter=mapping.csv.parsed_delimiter, quotechar=mapping.csv.quote))
+
+
+def _csv_bytes(path: Path, mapping: SourceMapping) -> IO[bytes]:
+    raw = open_bytes(path)
+    return _WhitespaceDelimited(raw) if mapping.csv.delimiter == WHITESPACE else raw
+
+
+class _WhitespaceDelimited(io.RawIOBase):
+    """A whitespace-aligned text file as a tab-delimited one: each run of spaces and tabs becomes one
+    tab, and those at a line's start and end go. Works chunk by chunk with a byte regex (no per-row
+    Python); a run that a chunk ends in is held back until the next chunk shows where it ends."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._pending = b""  # transformed bytes not handed out yet
+        self._held = b""  # untransformed tail of the last chunk (a run of blanks that may go on)
+        self._at_line_start = True
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending and not self._done:
+            chunk = self._raw.read(CSV_BLOCK_BYTES)
+            self._done = not chunk
+            text = self._held + chunk
+            keep = len(text) - len(text.rstrip(b" \t")) if chunk else 0
+            self._held, text = text[len(text) - keep :], text[: len(text) - keep]
+            self._pending = self._transform(text)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _transform(self, text: bytes) -> bytes:
+        if not text:
+            return b""
+        if self._at_line_start:
+            text = text.lstrip(b" \t")
+        self._at_line_start = text.endswith((b"\n", b"\r"))
+        text = re.sub(rb"[ \t]+(?=\r|\n|$)", b"", text)  # trailing blanks
+        text = re.sub(rb"(?<=\r|\n)[ \t]+", b"", text)  # leading blanks
+        return re.sub(rb"[ \t]+", b"\t", text)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Iterator[TextBatch]:
@@ -140,7 +211,7 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
     def quarantine(row: pa_csv.InvalidRow) -> str:
         text = io.StringIO(row.text, newline="")
         try:
-            fields = next(csv.reader(text, delimiter=options.delimiter, quotechar=options.quote, strict=True), [])
+            fields = next(csv.reader(text, delimiter=options.parsed_delimiter, quotechar=options.quote, strict=True), [])
         except csv.Error:
             return "error"  # a quote that never closes: the rest of the file is one "record"
         reason = f"malformed row: {row.actual_columns} fields, the header has {row.expected_columns}"
@@ -153,14 +224,14 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
     good_so_far = 0
     try:
         reader = pa_csv.open_csv(
-            pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None),
+            _csv_input(path, mapping),
             # One thread: Arrow only numbers the malformed rows when it parses serially, and the
             # other core is busy with PostgreSQL anyway.
             read_options=pa_csv.ReadOptions(
                 use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1, encoding=options.python_encoding
             ),
             parse_options=pa_csv.ParseOptions(
-                delimiter=options.delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=quarantine
+                delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=quarantine
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
@@ -180,6 +251,12 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
     if malformed:  # in the last block, after its last good record
         empty = _string_batch([pa.array([], pa.string())] * len(header), header)
         yield TextBatch(empty, pa.array([], pa.int64()), malformed=malformed.copy())
+
+
+def _csv_input(path: Path, mapping: SourceMapping):
+    if mapping.csv.delimiter == WHITESPACE:
+        return pa.PythonFile(_csv_bytes(path, mapping), mode="r")
+    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
 
 
 def _joined(blocks: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -212,13 +289,17 @@ def _csv_record_lines(first_good: int, count: int, skipped_positions: list[int])
 
 
 def _read_jsonl(path: Path, mapping: SourceMapping) -> RecordStream:
-    header = [mapping.export_column(column) for column in mapping_columns(mapping)]
-    return RecordStream(header, _jsonl_batches(path, mapping, header))
+    return RecordStream(mapping.export_columns(), _jsonl_batches(path, mapping, mapping.export_columns()))
 
 
-def mapping_columns(mapping: SourceMapping) -> list[str]:
-    """Contract columns a keyed format (JSON) is read for: all but those given as constants."""
-    return [column for column in CONTRACT_COLUMNS if column not in mapping.constants]
+def _jsonl_header(path: Path) -> list[str]:
+    """The keys of the first JSON object in the file: what identifies its mapping."""
+    for _, line in itertools.islice(_numbered_lines(path), HEADER_PEEK_LINES):
+        with contextlib.suppress(json.JSONDecodeError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                return list(record)
+    raise FileRejected("no JSON object in the first lines")
 
 
 def _jsonl_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Iterator[TextBatch]:
@@ -258,6 +339,8 @@ def _not_json(constant: str):
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     with open_bytes(path) as raw:
         for number, line in enumerate(raw, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
             try:
                 yield number, line.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as error:

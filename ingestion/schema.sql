@@ -12,8 +12,15 @@ create table if not exists ops.ingested_files (
     error            text,
     started_at       timestamptz not null,
     finished_at      timestamptz not null default now(),
-    unique (content_sha256, source)
+    -- The content hash of the source mapping that read the file: a file it rejected is tried again
+    -- once the mapping changes.
+    mapping_version  text        not null default ''
 );
+-- One row per attempt: a rejected file may load later with a corrected mapping, and a loaded one
+-- again on request (`ecom ingest --reload`). Manifests from before kept one row per content.
+alter table ops.ingested_files add column if not exists mapping_version text not null default '';
+alter table ops.ingested_files drop constraint if exists ingested_files_content_sha256_source_key;
+create index if not exists ingested_files_content_idx on ops.ingested_files (content_sha256, source);
 
 -- A table created before raw.order_lines was partitioned is moved aside, and its rows into a partition
 -- of their own (below).

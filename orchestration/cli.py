@@ -129,7 +129,7 @@ def generate(args: argparse.Namespace) -> None:
     say(f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {args.out}")
 
 
-def ingest(settings: Settings, folder: Path) -> int:
+def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
     """Load new files from `folder` straight into the warehouse, with a progress bar."""
     from tqdm import tqdm
 
@@ -138,6 +138,10 @@ def ingest(settings: Settings, folder: Path) -> int:
 
     ensure_warehouse(settings)
     files = landed_files(folder)
+    unknown = sorted(set(reload) - {path.name for path in files})
+    if unknown:
+        say(f"--reload: not in {folder}: {', '.join(unknown)}")
+        return 2
     with tqdm(total=len(files), unit="file", desc="ingesting", dynamic_ncols=True) as bar:
         totals = {"rows": 0, "quarantined": 0}
 
@@ -147,16 +151,44 @@ def ingest(settings: Settings, folder: Path) -> int:
             bar.set_postfix(rows=totals["rows"], quarantined=totals["quarantined"], refresh=False)
             bar.update(1)
 
-        summary = load_landing(settings.warehouse.url(), folder, load_mappings(), on_file=advance)
+        mappings = load_mappings([settings.sources_dir])
+        summary = load_landing(settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload))
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(
-        f"files loaded {summary.count('loaded')}, rejected {summary.count('rejected')}, skipped {summary.count('skipped')}; "
-        f"rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
+        f"files loaded {summary.count('loaded')}, rejected {summary.count('rejected')}, skipped {summary.count('skipped')}, "
+        f"unmatched {summary.count('unmatched')}; rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
     )
-    for result in summary.files:
-        if result.status == "rejected":
-            say(f"  rejected {result.file_name}: {result.error}")
-    return 0
+    _print_file_problems(summary.mapping_errors, [vars(result) for result in summary.files])
+    return 1 if summary.problems or summary.mapping_errors else 0
+
+
+def _print_file_problems(mapping_errors: list[str], files: list[dict]) -> None:
+    """What a person must look at, file by file: mappings that could not be read, files rejected,
+    unmatched or loaded with quarantined rows (with their top reasons), and why files were skipped."""
+    for error in mapping_errors:
+        say(f"  mapping out of action: {error}")
+    for result in files:
+        name, status = result["file_name"], result["status"]
+        if status in ("rejected", "unmatched", "skipped"):
+            say(f"  {status} {name}: {result['error']}")
+        elif result["rows_quarantined"]:
+            reasons = "; ".join(f"{reason}: {rows} (e.g. line {line})" for reason, rows, line in result["top_reasons"])
+            say(f"  loaded {name} with {result['rows_quarantined']} row(s) quarantined: {reasons}")
+
+
+def preview(settings: Settings, path: Path) -> int:
+    from ingestion.preview import preview_file, render
+    from ingestion.sources import load_mappings
+
+    if not path.is_file():
+        say(f"{path}: no such file")
+        return 2
+    mappings = load_mappings([settings.sources_dir])
+    for error in mappings.errors:
+        say(f"mapping out of action: {error}")
+    result = preview_file(path, mappings)
+    say(render(result))
+    return 0 if result.mapping is not None and result.rejection is None else 1
 
 
 def docs(settings: Settings, serve: bool) -> int:
@@ -196,6 +228,7 @@ def _follow_run(run_id: str) -> dict:
     instance = dg.DagsterInstance.get()
     materialized: dict[str, dict] = {}
     checks: dict[str, bool] = {}
+    ingestion_problems: dict = {}
     failures: list[str] = []
     cursor = None
     while True:
@@ -215,7 +248,11 @@ def _follow_run(run_id: str) -> dict:
                 name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 checks[name] = evaluation.passed
                 if not evaluation.passed:
-                    say(f"  check FAILED {name}")
+                    severity = "WARNING" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED"
+                    say(f"  check {severity} {name}")
+                    problems = evaluation.metadata.get("problems")
+                    if problems is not None:
+                        ingestion_problems.update(problems.value)
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 error = event.step_failure_data.error
                 while error.cause is not None:
@@ -224,7 +261,13 @@ def _follow_run(run_id: str) -> dict:
                 say(f"  step FAILED {failures[-1]}")
         run = instance.get_run_by_id(run_id)
         if run.is_finished and not records.has_more:
-            return {"status": run.status.value, "materialized": materialized, "checks": checks, "failures": failures}
+            return {
+                "status": run.status.value,
+                "materialized": materialized,
+                "checks": checks,
+                "failures": failures,
+                "ingestion_problems": ingestion_problems,
+            }
         if not records.has_more:
             time.sleep(1)
 
@@ -259,16 +302,22 @@ def _print_summary(outcome: dict, seconds: float) -> None:
     ingestion = materialized.get("raw/order_lines", {})
     dbt_models = [key for key in materialized if key.split("/")[0] in ("staging", "intermediate", "marts")]
     passed = sum(outcome["checks"].values())
+    failed = sorted(name for name, ok in outcome["checks"].items() if not ok)
     say("")
-    say(f"Pipeline {outcome['status'].lower()} in {seconds:.0f} s")
+    warnings = " WITH PROBLEMS (see below)" if failed and outcome["status"] == "SUCCESS" else ""
+    say(f"Pipeline {outcome['status'].lower()}{warnings} in {seconds:.0f} s")
     if ingestion:
         say(
             f"  files loaded {ingestion.get('files_loaded', 0)}, rejected {ingestion.get('files_rejected', 0)}, "
-            f"skipped {ingestion.get('files_skipped', 0)}; rows loaded {ingestion.get('rows_loaded', 0)}, "
-            f"quarantined {ingestion.get('rows_quarantined', 0)}"
+            f"skipped {ingestion.get('files_skipped', 0)}, unmatched {ingestion.get('files_unmatched', 0)}; "
+            f"rows loaded {ingestion.get('rows_loaded', 0)}, quarantined {ingestion.get('rows_quarantined', 0)}"
         )
+    problems = outcome.get("ingestion_problems") or {}
+    _print_file_problems(problems.get("mapping_errors", []), problems.get("files", []))
     say(f"  dbt models and seeds built: {len(dbt_models)}")
     say(f"  checks passed: {passed} of {len(outcome['checks'])}")
+    for name in failed:
+        say(f"  failed check: {name}")
     for title, url in materialized.get("superset/dashboards", {}).get("dashboard_urls", {}).items():
         say(f"  dashboard {title}: {url}")
 
@@ -289,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     docs_parser.add_argument("--no-serve", action="store_true", help="only build them")
     ingest_parser = commands.add_parser("ingest", help="load new order files into the warehouse now (no Dagster run)")
     ingest_parser.add_argument("path", nargs="?", help="folder of order files (default: the landing folder)")
+    ingest_parser.add_argument(
+        "--reload", action="append", default=[], metavar="FILE", help="load this file (its name in the folder) again even if it was loaded before"
+    )
+    preview_parser = commands.add_parser("preview", help="show how a file would load (mapping, columns, first rows, quarantine, totals); writes nothing")
+    preview_parser.add_argument("file")
     generate_parser = commands.add_parser("generate", help="write deterministic demo order files")
     generate_parser.add_argument("--orders", type=int, required=True)
     generate_parser.add_argument("--days", type=int, required=True)
@@ -315,7 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "docs":
         return docs(settings, serve=not args.no_serve)
     elif args.command == "ingest":
-        return ingest(settings, Path(args.path).resolve() if args.path else settings.landing_dir)
+        return ingest(settings, Path(args.path).resolve() if args.path else settings.landing_dir, args.reload)
+    elif args.command == "preview":
+        return preview(settings, Path(args.file))
     return 0
 
 

@@ -5,13 +5,14 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ingestion.loader import load_landing
+from ingestion.loader import LoadSummary, load_landing
 from ingestion.sources import load_mappings
 from orchestration.metadata import markdown_table, table_metadata
 from orchestration.settings import load_settings
 
 # dbt reads this table as source shop.order_lines; the translator gives it this same key.
 RAW_ORDER_LINES = dg.AssetKey(["raw", "order_lines"])
+INGESTION_PROBLEMS_CHECK = "no_rejected_files_or_quarantined_rows"
 
 
 class IngestionConfig(dg.Config):
@@ -26,6 +27,16 @@ class IngestionConfig(dg.Config):
     owners=["team:data-platform"],
     kinds={"python", "postgres"},
     description="Order lines of every landed file, validated; bad rows in quarantine.order_lines.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            INGESTION_PROBLEMS_CHECK,
+            asset=RAW_ORDER_LINES,
+            # Blocks only when ECOM_INGESTION_PROBLEMS=fail makes its failure an error, not a warning.
+            blocking=True,
+            description="This run rejected no file, found a mapping for every file and quarantined no row"
+            " (ECOM_INGESTION_PROBLEMS: warn or fail).",
+        )
+    ],
 )
 def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) -> dg.MaterializeResult:
     settings = load_settings()
@@ -39,20 +50,48 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
             + (f": {result.error}" if result.error else "")
         )
 
-    summary = load_landing(url, landing_dir, load_mappings(), on_file=report)
+    summary = load_landing(url, landing_dir, load_mappings([settings.sources_dir]), on_file=report)
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
+        check_results=[ingestion_problems_check(summary, settings.ingestion_problems)],
         metadata={
             "files_loaded": summary.count("loaded"),
             "files_rejected": summary.count("rejected"),
             "files_skipped": summary.count("skipped"),
+            "files_unmatched": summary.count("unmatched"),
             "rows_loaded": summary.rows_loaded,
             "rows_quarantined": summary.rows_quarantined,
             "rows_per_second": round(summary.rows_loaded / summary.seconds) if summary.seconds else 0,
             "files": markdown_table(
-                ["file", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
-                [[r.file_name, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error] for r in new_files],
+                ["file", "source", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
+                [[r.file_name, r.source, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error] for r in new_files],
             ),
             **table_metadata(url, "raw", "order_lines", order_by="file_id desc, source_line"),
         }
+    )
+
+
+def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.AssetCheckResult:
+    """Fails (as a warning, or an error with ECOM_INGESTION_PROBLEMS=fail) when the run rejected a file,
+    met a file no mapping reads, a mapping that cannot be read, or quarantined rows: a run with any of
+    them must not look like a clean success."""
+    problems = summary.problems
+    return dg.AssetCheckResult(
+        check_name=INGESTION_PROBLEMS_CHECK,
+        asset_key=RAW_ORDER_LINES,
+        passed=not problems and not summary.mapping_errors,
+        severity=dg.AssetCheckSeverity.ERROR if severity_setting == "fail" else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files_rejected": summary.count("rejected"),
+            "files_unmatched": summary.count("unmatched"),
+            "rows_quarantined": summary.rows_quarantined,
+            # For `ecom run`'s summary.
+            "problems": dg.MetadataValue.json({"mapping_errors": summary.mapping_errors, "files": [vars(r) for r in problems]}),
+            "mappings_out_of_action": dg.MetadataValue.md("\n".join(f"- {error}" for error in summary.mapping_errors) or "none"),
+            "top_quarantine_reasons": markdown_table(["reason", "rows"], summary.top_reasons()),
+            "problem_files": markdown_table(
+                ["file", "status", "rows quarantined", "why"],
+                [[r.file_name, r.status, r.rows_quarantined, r.error or "; ".join(f"{reason}: {n}" for reason, n, _ in r.top_reasons)] for r in problems],
+            ),
+        },
     )

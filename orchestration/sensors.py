@@ -43,9 +43,9 @@ def landing_sensor_for(job) -> dg.SensorDefinition:
             # Looked at again after that run: it may load these files itself.
             return dg.SkipReason(f"{len(changed)} changed file(s); a pipeline run is already queued or running")
         context.update_cursor(json.dumps(current))
-        new = unloaded_files(settings.warehouse.url(), [Path(path) for path in changed], load_mappings())
+        new = unloaded_files(settings.warehouse.url(), [Path(path) for path in changed], load_mappings([settings.sources_dir]))
         if not new:
-            return dg.SkipReason(f"{len(changed)} changed file(s), all already loaded")
+            return dg.SkipReason(f"{len(changed)} changed file(s), all already loaded or rejected by the current version of their mapping")
         run_key = hashlib.sha256(json.dumps({str(path): current[str(path)] for path in new}).encode()).hexdigest()[:16]
         context.log.info(f"{len(new)} new file(s): {', '.join(path.name for path in new[:10])}")
         return dg.RunRequest(run_key=run_key, tags={"trigger": "landing_folder", "new_files": str(len(new))})

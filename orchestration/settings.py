@@ -97,6 +97,13 @@ class Settings:
     superset_env: str
     reporting_timezone: str
     source_timezone: str
+    # How the raw asset's ingestion check fails when files were rejected or rows quarantined: warn | fail.
+    ingestion_problems: str
+
+    @property
+    def sources_dir(self) -> Path:
+        """A shop's own source mappings (beside the shipped ones in ingestion/sources/)."""
+        return Path(os.environ.get("ECOM_SOURCES_DIR") or self.home / "sources").expanduser().resolve()
 
     @property
     def landing_dir(self) -> Path:
@@ -148,6 +155,8 @@ class Settings:
         return {
             "ECOM_HOME": str(self.home),
             "ECOM_LANDING_DIR": str(self.landing_dir),
+            "ECOM_SOURCES_DIR": str(self.sources_dir),
+            "ECOM_INGESTION_PROBLEMS": self.ingestion_problems,
             "ECOM_PG_PORT": str(self.pg_port),
             "ECOM_DAGSTER_PORT": str(self.dagster_port),
             "ECOM_SUPERSET_PORT": str(self.superset_port),
@@ -206,4 +215,11 @@ def load_settings() -> Settings:
         superset_env=_env("SUPERSET_ENV", "local"),
         reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
+        ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
     )
+
+
+def _ingestion_problems(value: str) -> str:
+    if value not in ("warn", "fail"):
+        raise ValueError(f"ECOM_INGESTION_PROBLEMS is `warn` or `fail`, not {value!r}")
+    return value
