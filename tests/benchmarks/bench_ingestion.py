@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres  # noqa: E402
 
 from ingestion.demo_data import generate_orders  # noqa: E402
-from ingestion.loader import ensure_schema, load_file  # noqa: E402
-from ingestion.sources import load_mappings, mapping_for  # noqa: E402
+from ingestion.loader import ensure_schema, load_file, mapping_for  # noqa: E402
+from ingestion.sources import load_mappings  # noqa: E402
 from orchestration.settings import Settings  # noqa: E402
 from orchestration.stack.postgres import psql_executable  # noqa: E402
 
@@ -110,7 +110,7 @@ def peak_memory_of_loading(url: str, path: Path) -> tuple[float, float]:
     """(seconds, max RSS in MiB) of a separate process that loads `path`."""
     code = (
         "import sys; from pathlib import Path; import psycopg;"
-        "from ingestion.loader import ensure_schema, load_file; from ingestion.sources import load_mappings, mapping_for;"
+        "from ingestion.loader import ensure_schema, load_file, mapping_for; from ingestion.sources import load_mappings;"
         "conn = psycopg.connect(sys.argv[1], autocommit=True); ensure_schema(conn);"
         "p = Path(sys.argv[2]); r = load_file(conn, p, mapping_for(p, load_mappings())); assert r.status == 'loaded', r"
     )

@@ -3,7 +3,8 @@ with source as (
 )
 
 select
-    file_id::text || '-' || source_line::text as order_line_id,
+    -- A line of an export gives at most one sale and one return (a sold, then refunded line).
+    file_id::text || '-' || source_line::text || case when quantity < 0 then '-return' else '' end as order_line_id,
     order_id,
     ordered_at,
     customer_id,
