@@ -19,7 +19,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.readers import FileRejected, read_header, read_records
-from ingestion.sources import CONTRACT_COLUMNS, REQUIRED_COLUMNS, DiscountedPrice, LineTotal, MappingError, MappingSet, SourceMapping, Template
+from ingestion.sources import (
+    CONTRACT_COLUMNS,
+    REQUIRED_COLUMNS,
+    DiscountedPrice,
+    FirstOf,
+    LineTotal,
+    MappingError,
+    MappingSet,
+    SourceMapping,
+    Template,
+)
 from ingestion.transform import AMOUNT, CENTS, INSTANT, UNITS, BatchMapper
 
 SAMPLE_COLUMNS = ("order_id", "ordered_at", "customer_id", "product_id", "quantity", "unit_price", "currency", "country", "status")
@@ -126,6 +136,8 @@ def column_sources(mapping: SourceMapping, header: list[str]) -> list[tuple[str,
         match source:
             case Template():
                 wanted, described = source.columns, f"template {source.template!r}"
+            case FirstOf():
+                wanted, described = source.first_of, "first non-empty of " + ", ".join(map(repr, source.first_of))
             case LineTotal():
                 wanted, described = [source.line_total], f"line total {source.line_total!r} / quantity"
             case DiscountedPrice():
@@ -135,6 +147,8 @@ def column_sources(mapping: SourceMapping, header: list[str]) -> list[tuple[str,
             case _:
                 wanted, described = [source.column], repr(source.column)
         missing = [name for name in wanted if name not in present]
+        if isinstance(source, FirstOf) and len(missing) < len(wanted):
+            missing = []  # one of them is enough
         state = "ok" if not missing else ("MISSING (required)" if required else "not in the export: empty")
         if column == "currency" and missing and mapping.spec.default_currency:
             state = f"not in the export: {mapping.spec.default_currency} (default_currency)"

@@ -51,6 +51,7 @@ _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".log": "csv", "
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 LINE_NUMBER_FIELD = "@line"
 WHITESPACE = "whitespace"
+ISO = "iso"  # a timestamp_format: ISO 8601, with or without time and offset (CONTRACT.md)
 DEFAULT_MAX_QUARANTINED_SHARE = 0.05
 
 
@@ -189,6 +190,12 @@ class ColumnSource(_Strict):
     column: str
 
 
+class FirstOf(_Strict):
+    """The first non-empty one of several export columns (a SKU, else the product's name)."""
+
+    first_of: list[str] = Field(min_length=2)
+
+
 class LineTotal(_Strict):
     """The export gives what the line cost in all (quantity x price, less discounts), not a unit price."""
 
@@ -202,8 +209,7 @@ class DiscountedPrice(_Strict):
     discount: str
 
 
-UnitPriceSource = ColumnSource | LineTotal | DiscountedPrice
-ColumnSpec = str | Template | ColumnSource | LineTotal | DiscountedPrice
+ColumnSpec = str | Template | ColumnSource | FirstOf | LineTotal | DiscountedPrice
 
 
 class _MappingFile(_Strict):
@@ -215,7 +221,7 @@ class _MappingFile(_Strict):
     files: list[str] = []
     format: Literal["csv", "jsonl", "parquet"] | None = None
     timezone: str = "UTC"
-    timestamp_format: str | None = None
+    timestamp_format: str | list[str] | None = None
     default_currency: str | None = None
     max_quarantined_share: float = Field(DEFAULT_MAX_QUARANTINED_SHARE, ge=0, le=1)
     inexact_unit_price: Literal["quarantine", "round"] = "quarantine"
@@ -239,9 +245,10 @@ class _MappingFile(_Strict):
 
     @field_validator("timestamp_format")
     @classmethod
-    def _strptime_pattern(cls, value: str | None) -> str | None:
-        if value is not None and "%" not in value:
-            raise ValueError(f"is a strptime pattern such as '%m/%d/%Y %H:%M', not {value!r}")
+    def _strptime_patterns(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for pattern in [value] if isinstance(value, str) else value or []:
+            if pattern != ISO and "%" not in pattern:
+                raise ValueError(f"is a strptime pattern such as '%m/%d/%Y %H:%M' or {ISO!r}, not {pattern!r}")
         return value
 
     @model_validator(mode="after")
@@ -278,8 +285,10 @@ class SourceMapping:
         return self.spec.timezone
 
     @property
-    def timestamp_format(self) -> str | None:
-        return self.spec.timestamp_format
+    def timestamp_formats(self) -> list[str]:
+        """The ways ordered_at may be written, tried in order (ISO 8601 unless the mapping says)."""
+        formats = self.spec.timestamp_format or ISO
+        return [formats] if isinstance(formats, str) else formats
 
     @property
     def constants(self) -> dict[str, str]:
@@ -354,6 +363,8 @@ def _columns_of(spec: ColumnSpec | None) -> list[str]:
             return spec.columns
         case ColumnSource():
             return [spec.column]
+        case FirstOf():
+            return spec.first_of
         case LineTotal():
             return [spec.line_total]
         case DiscountedPrice():
@@ -453,11 +464,17 @@ class MappingSet:
         if not readable:
             reason = "no source mapping can read its header"
         else:
-            closest = min(readable, key=lambda mapping: (len(mapping.identifies(headers[mapping.name])), not mapping.matches_name(path)))
+            def found(mapping: SourceMapping) -> int:
+                return len(mapping.spec.identify) - len(mapping.identifies(headers[mapping.name]))
+
+            closest = max(readable, key=lambda mapping: (found(mapping), -len(mapping.spec.identify), mapping.matches_name(path)))
             header = headers[closest.name]
             shown = ", ".join(header[:20]) + (f", ... ({len(header)} columns)" if len(header) > 20 else "")
-            missing = ", ".join(closest.identifies(header))
-            reason = f"no source mapping matches its header [{shown}]; the closest, {closest.name}, misses: {missing}"
+            reason = f"no source mapping matches its header [{shown}]"
+            if found(closest):
+                reason += f"; the closest, {closest.name}, misses: {', '.join(closest.identifies(header))}"
+            else:
+                reason += "; no mapping knows any of its columns: write one (ecom preview shows what it reads)"
         if self.errors:
             reason += f" (mappings out of action: {'; '.join(self.errors)})"
         return reason

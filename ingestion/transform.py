@@ -21,11 +21,13 @@ import pycountry
 from ingestion.readers import TextBatch
 from ingestion.sources import (
     CONTRACT_COLUMNS,
+    ISO,
     LINE_NUMBER_FIELD,
     RETURNED,
     ColumnSource,
     Condition,
     DiscountedPrice,
+    FirstOf,
     LineTotal,
     SourceMapping,
     Template,
@@ -43,9 +45,11 @@ FLOAT_ID = r"^([0-9]+)\.0+$"
 INTEGER = r"^[+-]?[0-9]{1,9}$"  # fits an `integer`
 ZERO = r"^[+-]?0+$"
 DECIMAL = r"^[+-]?[0-9]{1,10}([.][0-9]+)?$"  # numeric(12, 2) holds 10 digits before the point
-# An amount that a line total or a discount can be computed with exactly (decimal128(24, 8)).
-COMPUTABLE_AMOUNT = r"^[+-]?[0-9]{1,14}([.][0-9]{0,8})?$"
-AMOUNT = pa.decimal128(24, 8)
+# Amounts and quantities a unit price is computed from exactly, in decimal128(26, 8): price (10 digits)
+# x quantity (8 digits) still fits, and so does the quotient's precision.
+COMPUTABLE_AMOUNT = r"^[+-]?[0-9]{1,10}([.][0-9]{0,8})?$"
+COMPUTABLE_QUANTITY = r"^[+-]?[0-9]{1,8}$"
+AMOUNT = pa.decimal128(26, 8)
 CENTS = pa.decimal128(14, 2)
 UNITS = pa.decimal128(10, 0)
 NEGATIVE = r"^-.*[1-9]"  # "-0.00" is zero
@@ -181,6 +185,8 @@ class BatchMapper:
                 values[column] = self._template(records, source, source_lines)
             elif isinstance(source, str | ColumnSource):
                 values[column] = self._export(records, source if isinstance(source, str) else source.column)
+            elif isinstance(source, FirstOf):
+                values[column] = pc.coalesce(*(self._export(records, name) for name in source.first_of))
             else:  # a line total or a discounted price: computed once quantity is known
                 values[column] = pa.nulls(rows, pa.string())
         for column in spec.normalise_ids:
@@ -234,7 +240,7 @@ class BatchMapper:
         if not isinstance(source, LineTotal | DiscountedPrice):
             return _amount_text(values["unit_price"], separator), None
         quantity = values["quantity"]
-        computable_quantity = pc.and_(pc.match_substring_regex(quantity, INTEGER), pc.invert(pc.match_substring_regex(quantity, ZERO)))
+        computable_quantity = pc.and_(pc.match_substring_regex(quantity, COMPUTABLE_QUANTITY), pc.invert(pc.match_substring_regex(quantity, ZERO)))
         units = pc.cast(pc.if_else(computable_quantity, quantity, "1"), UNITS)
         if isinstance(source, LineTotal):
             total_text = _amount_text(self._export(records, source.line_total), separator)
@@ -244,7 +250,7 @@ class BatchMapper:
             price_text = _amount_text(self._export(records, source.column), separator)
             discount_text = pc.fill_null(_amount_text(self._export(records, source.discount), separator), "0")
             computable = pc.and_(pc.match_substring_regex(price_text, COMPUTABLE_AMOUNT), pc.match_substring_regex(discount_text, COMPUTABLE_AMOUNT))
-            total = pc.subtract(pc.multiply(_decimal(price_text, computable), units), _decimal(discount_text, computable))
+            total = pc.cast(pc.subtract(pc.multiply(_decimal(price_text, computable), units), _decimal(discount_text, computable)), AMOUNT)
             total_text = price_text  # where the amounts are not numbers, the reason shows the price
         computable = pc.fill_null(pc.and_(computable, computable_quantity), False)
         unit = pc.cast(pc.round(pc.divide(total, units), 2, round_mode="half_towards_infinity"), CENTS)
@@ -318,14 +324,19 @@ def _translated(texts: pa.Array, translation: dict[str, str | None]) -> pa.Array
 
 
 def _instants(texts: pa.Array, mapping: SourceMapping) -> pa.Array:
-    """ordered_at as UTC instants; null where it is not a timestamp."""
-    if mapping.timestamp_format:
-        parsed = pc.strptime(texts, format=mapping.timestamp_format, unit="us", error_is_null=True)
-        # With %z in the format the offset is in the text; without, it is the source's time zone.
-        instants = parsed.cast(INSTANT) if parsed.type.tz else _local_to_utc(parsed, mapping.timezone)
-    else:
-        instants = _iso_instants(texts, mapping.timezone)
+    """ordered_at as UTC instants, by the first of the mapping's formats that reads each value; null
+    where none does."""
+    instants = [_instants_in(texts, timestamp_format, mapping.timezone) for timestamp_format in mapping.timestamp_formats]
+    instants = pc.coalesce(*instants) if len(instants) > 1 else instants[0]
     return pc.if_else(pc.less(instants, FIRST_INSTANT), NULL_INSTANT, instants)
+
+
+def _instants_in(texts: pa.Array, timestamp_format: str, time_zone: str) -> pa.Array:
+    if timestamp_format == ISO:
+        return _iso_instants(texts, time_zone)
+    parsed = pc.strptime(texts, format=timestamp_format, unit="us", error_is_null=True)
+    # With %z in the format the offset is in the text; without, it is the source's time zone.
+    return parsed.cast(INSTANT) if parsed.type.tz else _local_to_utc(parsed, time_zone)
 
 
 def _iso_instants(texts: pa.Array, time_zone: str) -> pa.Array:
