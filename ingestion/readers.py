@@ -37,6 +37,7 @@ BATCH_ROWS = 100_000
 # buffer small; they are joined into batches of BATCH_ROWS.
 CSV_BLOCK_BYTES = 1 << 20
 HEADER_PEEK_BYTES = 1 << 16
+WHITESPACE_CHUNK_BYTES = 1 << 20
 HEADER_PEEK_LINES = 20
 FIRST_CSV_RECORD_LINE = 2  # the header is line 1 (Parquet has none: its first record is line 1)
 
@@ -158,7 +159,7 @@ def _csv_header(path: Path, mapping: SourceMapping) -> list[str]:
 
 def _csv_bytes(path: Path, mapping: SourceMapping) -> IO[bytes]:
     raw = open_bytes(path)
-    return _WhitespaceDelimited(raw) if mapping.csv.delimiter == WHITESPACE else raw
+    return io.BufferedReader(_WhitespaceDelimited(raw)) if mapping.csv.delimiter == WHITESPACE else raw
 
 
 class _WhitespaceDelimited(io.RawIOBase):
@@ -178,7 +179,7 @@ class _WhitespaceDelimited(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         while not self._pending and not self._done:
-            chunk = self._raw.read(CSV_BLOCK_BYTES)
+            chunk = self._raw.read(WHITESPACE_CHUNK_BYTES)
             self._done = not chunk
             text = self._held + chunk
             keep = len(text) - len(text.rstrip(b" \t")) if chunk else 0

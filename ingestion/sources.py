@@ -135,19 +135,23 @@ class Rule(_Strict):
 
 
 class Returns(_Strict):
-    """Which lines are returns (CONTRACT.md, "Returns"). Either `when` (the line is returned) or
-    `units` (an export column with the returned units, for partial returns)."""
+    """One way an export marks returns (CONTRACT.md, "Returns"): `when` a condition holds (the line is
+    returned), or `units` (an export column with the returned units, for partial returns)."""
 
     when: Condition | None = None
     units: str | None = None
     keep_sale: bool = Field(False, description="the line was sold, then returned: load its sale and a return")
+    status: str = Field(RETURNED, description="the return line's status: returned, or cancelled for a cancellation")
+    dated: str | None = Field(None, description="export column with the time of the return (default: the line's ordered_at)")
 
     @model_validator(mode="after")
     def _when_or_units(self) -> Returns:
         if (self.when is None) == (self.units is None):
-            raise ValueError("`returns` takes exactly one of `when` and `units`")
+            raise ValueError("a return rule takes exactly one of `when` and `units`")
         if self.units is not None and not self.keep_sale:
             raise ValueError("`units` counts returned units of a sold line: set `keep_sale: true`")
+        if self.dated is not None and not self.keep_sale:
+            raise ValueError("`dated` dates the return added to a sold line: set `keep_sale: true`")
         return self
 
 
@@ -231,8 +235,13 @@ class _MappingFile(_Strict):
     normalise_ids: list[Literal["order_id", "customer_id", "product_id"]] = []
     values: dict[str, dict[str, str | None]] = {}
     rules: list[Rule] = []
-    returns: Returns | None = None
+    returns: list[Returns] = []
     fill_forward: FillForward | None = None
+
+    @field_validator("returns", mode="before")
+    @classmethod
+    def _one_or_more(cls, value):
+        return [value] if isinstance(value, dict) else value
 
     @field_validator("timezone")
     @classmethod
@@ -307,8 +316,7 @@ class SourceMapping:
         for column in CONTRACT_COLUMNS:
             names += _columns_of(self.source_of(column))
         names += [condition.column for condition in self._conditions() if condition.column not in CONTRACT_COLUMNS]
-        if self.spec.returns and self.spec.returns.units:
-            names.append(self.spec.returns.units)
+        names += [name for rule in self.spec.returns for name in (rule.units, rule.dated) if name]
         if self.spec.fill_forward:
             names += [self.spec.fill_forward.order, *self.spec.fill_forward.columns]
         return list(dict.fromkeys(names))
@@ -319,17 +327,13 @@ class SourceMapping:
         for column in REQUIRED_COLUMNS:
             names += _columns_of(self.source_of(column))
         names += [condition.column for condition in self._conditions() if condition.column not in CONTRACT_COLUMNS]
-        if self.spec.returns and self.spec.returns.units:
-            names.append(self.spec.returns.units)
+        names += [rule.units for rule in self.spec.returns if rule.units]
         if self.spec.fill_forward:
             names.append(self.spec.fill_forward.order)
         return list(dict.fromkeys(names))
 
     def _conditions(self) -> list[Condition]:
-        conditions = [rule.when for rule in self.spec.rules]
-        if self.spec.returns and self.spec.returns.when:
-            conditions.append(self.spec.returns.when)
-        return conditions
+        return [rule.when for rule in self.spec.rules] + [rule.when for rule in self.spec.returns if rule.when]
 
     def identifies(self, header: Iterable[str]) -> list[str]:
         """The `identify` columns missing from a header: none means this mapping can read the file."""

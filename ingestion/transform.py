@@ -112,8 +112,9 @@ class BatchMapper:
         lines = pa.table({column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines})
         if reasons.null_count < len(reasons):  # filtering costs even when every row is good
             lines = lines.filter(good)
-        if "returned_units" in values:
-            lines = _with_returns_of_sales(lines, values["returned_units"].filter(good) if reasons.null_count < len(reasons) else values["returned_units"])
+        if _SALE_RETURNS in values:
+            returns = values[_SALE_RETURNS]
+            lines = _with_returns_of_sales(lines, returns.filter(good) if reasons.null_count < len(reasons) else returns)
         quarantined = self._quarantined(batch, pc.invert(good), reasons)
         return CheckedBatch(lines, quarantined)
 
@@ -259,35 +260,70 @@ class BatchMapper:
         return prices, pc.and_(computable, pc.invert(exact))
 
     def _returns(self, records: pa.RecordBatch, values: dict[str, pa.Array], checks: dict[str, pa.Array]) -> None:
-        """Lines that are returns get a negative quantity, a positive unit price and status
-        `returned`; a returned sale (`keep_sale`) keeps its sale and gets its return added later."""
-        returns = self.mapping.spec.returns
-        if returns is None:
+        """Apply the mapping's return rules, the first that applies to a line winning. A line that is
+        a return gets a negative quantity, a positive unit price and the rule's status; a returned
+        sale (`keep_sale`) keeps its sale, and `_SaleReturns` describes the return added to it."""
+        if not self.mapping.spec.returns:
             return
-        if returns.units is not None:
-            units = pc.fill_null(self._export(records, returns.units), "0")
-            checks["returned units are not an integer"] = pc.invert(pc.match_substring_regex(units, INTEGER))
-            values["returned_units"] = pc.if_else(pc.match_substring_regex(units, INTEGER), pc.utf8_ltrim(units, "+-"), "0")
-            return
-        is_return = self._holds(returns.when, records, values)
-        if returns.keep_sale:
-            values["returned_units"] = pc.if_else(is_return, pc.utf8_ltrim(values["quantity"], "+-"), "0")
-            return
-        values["quantity"] = pc.if_else(is_return, pc.binary_join_element_wise("-", pc.utf8_ltrim(values["quantity"], "+-"), ""), values["quantity"])
-        values["unit_price"] = pc.if_else(is_return, pc.utf8_ltrim(values["unit_price"], "+-"), values["unit_price"])
-        values["status"] = pc.if_else(is_return, RETURNED, values["status"])
+        rows = records.num_rows
+        decided = pa.repeat(pa.scalar(False), rows)
+        units, statuses, dated = pa.repeat(pa.scalar("0"), rows), pa.nulls(rows, pa.string()), pa.nulls(rows, pa.string())
+        for rule in self.mapping.spec.returns:
+            if rule.units is not None:
+                written = pc.fill_null(self._export(records, rule.units), "0")
+                is_integer = pc.match_substring_regex(written, INTEGER)
+                checks["returned units are not an integer"] = pc.invert(is_integer)
+                rule_units = pc.if_else(is_integer, pc.utf8_ltrim(written, "+-"), "0")
+                applies = pc.and_(pc.invert(decided), pc.invert(pc.match_substring_regex(rule_units, ZERO)))
+            else:
+                applies = pc.and_(pc.invert(decided), self._holds(rule.when, records, values))
+                if not rule.keep_sale:
+                    quantity = values["quantity"]
+                    values["quantity"] = pc.if_else(applies, pc.binary_join_element_wise("-", pc.utf8_ltrim(quantity, "+-"), ""), quantity)
+                    values["unit_price"] = pc.if_else(applies, pc.utf8_ltrim(values["unit_price"], "+-"), values["unit_price"])
+                    values["status"] = pc.if_else(applies, rule.status, values["status"])
+                    decided = pc.or_(decided, applies)
+                    continue
+                rule_units = pc.utf8_ltrim(pc.fill_null(values["quantity"], "0"), "+-")
+            units = pc.if_else(applies, rule_units, units)
+            statuses = pc.if_else(applies, rule.status, statuses)
+            if rule.dated is not None:
+                dated = pc.if_else(applies, self._export(records, rule.dated), dated)
+            decided = pc.or_(decided, applies)
+        sold = pc.fill_null(pc.match_substring_regex(values["quantity"], r"^\+?[0-9]{1,9}$"), False)
+        exceeds = pc.and_(sold, pc.greater(_as_int(units), _as_int(values["quantity"])))
+        checks["returned units exceed the units sold"] = exceeds
+        return_dates = _instants(dated, self.mapping)
+        checks["return date is not a timestamp"] = pc.and_(pc.is_valid(dated), pc.is_null(return_dates))
+        values[_SALE_RETURNS] = pa.StructArray.from_arrays([units, statuses, return_dates], names=["units", "status", "ordered_at"])
 
 
-def _with_returns_of_sales(lines: pa.Table, returned_units: pa.Array) -> pa.Table:
-    """The good lines plus, for each sold line with returned units, its return (same line number)."""
-    returned = pc.and_(pc.invert(pc.match_substring_regex(returned_units, ZERO)), pc.match_substring_regex(lines["quantity"], r"^\+?[0-9]"))
+_SALE_RETURNS = "sale_returns"  # in the mapped values: the return to add to each sold line, if any
+
+
+def _as_int(texts: pa.Array) -> pa.Array:
+    valid = pc.fill_null(pc.match_substring_regex(texts, INTEGER), False)
+    return pc.cast(pc.if_else(valid, texts, "0"), pa.int64())
+
+
+def _with_returns_of_sales(lines: pa.Table, returns: pa.StructArray) -> pa.Table:
+    """The good lines plus, for each sold line with returned units, its return (same line number),
+    at the sale's unit price, dated by the rule's column or else like the sale."""
+    units = returns.field("units")
+    sold = pc.match_substring_regex(lines["quantity"].combine_chunks(), r"^\+?[0-9]")
+    returned = pc.and_(pc.invert(pc.match_substring_regex(units, ZERO)), sold)
     if not pc.any(returned).as_py():
         return lines
-    returns = lines.filter(returned)
-    units = returned_units.filter(returned)
-    returns = returns.set_column(returns.schema.get_field_index("quantity"), "quantity", pc.binary_join_element_wise("-", units, ""))
-    returns = returns.set_column(returns.schema.get_field_index("status"), "status", pa.repeat(pa.scalar(RETURNED), returns.num_rows))
-    return pa.concat_tables([lines, returns])
+    added = lines.filter(returned)
+    returns = returns.filter(returned)
+    replaced = {
+        "quantity": pc.binary_join_element_wise("-", returns.field("units"), ""),
+        "status": returns.field("status"),
+        "ordered_at": pc.coalesce(returns.field("ordered_at"), added["ordered_at"]),
+    }
+    for name, column in replaced.items():
+        added = added.set_column(added.schema.get_field_index(name), name, column)
+    return pa.concat_tables([lines, added])
 
 
 def _decimal(texts: pa.Array, computable: pa.Array) -> pa.Array:

@@ -1,0 +1,263 @@
+"""The mapping language without a database: strict checking, choosing a mapping by header, and each
+transformation (templates, amounts, line totals, fill-forward, returns, timestamps, whitespace)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ingestion.loader import choose_mapping
+from ingestion.readers import read_records
+from ingestion.sources import SOURCES_DIR, MappingError, load_mapping, load_mappings
+from ingestion.transform import INSTANT, BatchMapper
+
+LATEST = pa.scalar(datetime(2100, 1, 1), INSTANT)
+
+
+def mapping_file(directory: Path, text: str, name: str = "shop.yaml") -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def mapped(directory: Path, mapping_text: str, content: bytes | str, file_name: str = "export.csv") -> tuple[list[dict], list[tuple]]:
+    """(good lines as dicts, quarantined (line, reason)) of `content` read with the mapping."""
+    mapping = load_mapping(mapping_file(directory, mapping_text))
+    path = directory / file_name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    stream = read_records(path, mapping)
+    mapper = BatchMapper(mapping, stream.header, LATEST)
+    lines, quarantined = [], []
+    for batch in stream.batches:
+        checked = mapper.check(batch)
+        lines += checked.lines.to_pylist()
+        quarantined += list(zip(checked.quarantined["source_line"].to_pylist(), checked.quarantined["reason"].to_pylist(), strict=True))
+    return lines, quarantined
+
+
+BASE = """
+name: shop
+identify: [Order, Date, SKU, Qty, Price]
+columns: {order_id: Order, ordered_at: Date, product_id: SKU, quantity: Qty, unit_price: Price}
+constants: {currency: EUR}
+"""
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (BASE + "colums: {}\n", "`colums`: unknown key"),
+        (BASE + "csv: {delimter: ';'}\n", "`csv.delimter`: unknown key"),
+        (BASE.replace("quantity: Qty", "quantity: Qty, quantiy: Qty"), "unknown: ['quantiy']"),
+        (BASE + "returns: {when: {column: Status, equal: refunded}}\n", "`returns.0.when.equal`: unknown key"),
+        (BASE + "timezone: Mars/Olympus\n", "unknown time zone 'Mars/Olympus'"),
+        (BASE + "inexact_unit_price: truncate\n", "`inexact_unit_price`"),
+        (BASE.replace("identify: [Order, Date, SKU, Qty, Price]\n", ""), "`identify`: Field required"),
+        ("name: [broken\n", "not valid YAML"),
+    ],
+)
+def test_a_typo_or_unknown_key_is_an_error_naming_the_file_and_the_key(tmp_path, text, key):
+    with pytest.raises(MappingError) as error:
+        load_mapping(mapping_file(tmp_path, text))
+    assert str(error.value).startswith("shop.yaml: ")
+    assert key in str(error.value)
+
+
+def test_a_broken_mapping_stops_only_its_own_source(tmp_path):
+    mapping_file(tmp_path, BASE + "colums: {}\n", "broken.yaml")
+    mapping_file(tmp_path, BASE.replace("name: shop", "name: other_shop"), "other.yaml")
+    mappings = load_mappings([tmp_path])
+    assert mappings.by_name("other_shop") is not None and mappings.by_name("demo") is not None
+    assert mappings.by_name("shop") is None
+    assert len(mappings.errors) == 1 and mappings.errors[0].startswith("broken.yaml: `colums`")
+
+
+def test_a_mapping_extends_another_and_gives_only_what_differs(tmp_path):
+    mapping_file(tmp_path, "name: my_uk_shop\nextends: online_retail_ii\nidentify: [Rechnung, Preis]\ncolumns: {order_id: Rechnung}\n")
+    mapping = load_mappings([tmp_path]).by_name("my_uk_shop")
+    assert mapping.spec.columns["order_id"] == "Rechnung"
+    assert mapping.spec.columns["unit_price"] == "Price" and mapping.constants["currency"] == "GBP"
+    assert mapping.spec.values["country"]["EIRE"] == "IE"
+    assert mapping.spec.files == []  # file-name globs identify the base, not what extends it
+
+
+def test_the_header_chooses_the_mapping_and_file_names_only_break_ties(tmp_path):
+    mappings = load_mappings()
+    shopify = (tmp_path / "orders_export_1.csv")
+    shopify.write_text("Name,Email,Financial Status,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku,Lineitem discount\n")
+    assert choose_mapping(shopify, mappings).mapping.name == "shopify"
+    # Contract-shaped content under Shopify's default name is still read as the contract.
+    contract = tmp_path / "sub" / "orders_export_1.csv"
+    contract.parent.mkdir()
+    contract.write_text("order_id,ordered_at,product_id,quantity,unit_price\n")
+    assert choose_mapping(contract, mappings).mapping.name == "demo"
+    unknown = tmp_path / "export.csv"
+    unknown.write_text("Invoice,StockCode,Quantity,InvoiceDate,Price\n")
+    choice = choose_mapping(unknown, mappings)
+    assert choice.mapping is None
+    assert "Invoice, StockCode, Quantity, InvoiceDate, Price" in choice.reason
+    assert "the closest, online_retail_ii, misses: Description, Customer ID, Country" in choice.reason
+
+
+def test_two_mappings_that_read_the_same_header_are_reported_not_guessed(tmp_path):
+    mapping_file(tmp_path, BASE, "a.yaml")
+    mapping_file(tmp_path, BASE.replace("name: shop", "name: shop_copy"), "b.yaml")
+    path = tmp_path / "export.csv"
+    path.write_text("Order,Date,SKU,Qty,Price\n")
+    choice = choose_mapping(path, load_mappings([tmp_path]))
+    assert choice.mapping is None and "ambiguous: mappings shop, shop_copy" in choice.reason
+
+
+def test_demo_does_not_claim_shopifys_default_file_name():
+    demo = load_mappings().by_name("demo")
+    assert not demo.matches_name(Path("orders_export_1.csv"))
+    assert demo.matches_name(Path("orders_2025-01-01.csv.gz"))
+    assert all(load_mapping(path) for path in SOURCES_DIR.glob("*.yaml") if "extends" not in path.read_text())
+
+
+def test_templates_and_the_record_number_derive_ids(tmp_path):
+    text = BASE.replace("order_id: Order", 'order_id: {template: "{Customer}-{Date}"}').replace(
+        "product_id: SKU", 'product_id: {template: "line-{@line}"}'
+    )
+    lines, quarantined = mapped(
+        tmp_path, text.replace("identify: [Order, Date, SKU, Qty, Price]", "identify: [Customer, Date]"),
+        "Customer,Date,Qty,Price\nC1,2024-01-02,1,2.00\n,2024-01-02,1,2.00\n",
+    )
+    assert [(line["order_id"], line["product_id"]) for line in lines] == [("C1-2024-01-02", "line-2")]
+    assert quarantined == [(3, "missing order_id")]  # an empty field leaves the whole id empty
+
+
+@pytest.mark.parametrize(
+    "written, separator, stored",
+    [
+        ("$1,234.50", ".", "1234.50"),
+        (" $2.39 ", ".", "2.39"),
+        ("1.234,50 €", ",", "1234.50"),
+        ("1 234,50", ",", "1234.50"),
+        ("EUR 12", ".", "12"),
+        ("£0.99", ".", "0.99"),
+        ("1'234.50", ".", "1234.50"),
+    ],
+)
+def test_amounts_lose_currency_signs_blanks_and_thousands_separators(tmp_path, written, separator, stored):
+    text = BASE + f'csv: {{delimiter: ";", decimal_separator: "{separator}"}}\n'
+    lines, quarantined = mapped(tmp_path, text, f"Order;Date;SKU;Qty;Price\nO1;2024-01-02;P1;1;{written}\n")
+    assert quarantined == []
+    assert lines[0]["unit_price"] == stored
+
+
+@pytest.mark.parametrize("written", ["1,5", "12,9x", "1,23,456.00", "--2"])
+def test_an_irregular_amount_is_not_guessed_at(tmp_path, written):
+    _, quarantined = mapped(tmp_path, BASE, f'Order,Date,SKU,Qty,Price\nO1,2024-01-02,P1,1,"{written}"\n')
+    assert quarantined == [(2, "unit_price is not a number")]
+
+
+def test_a_line_total_gives_an_exact_unit_price_or_follows_the_mapping_s_rule(tmp_path):
+    text = BASE.replace("unit_price: Price", "unit_price: {line_total: Total}").replace("Price]", "Total]")
+    content = "Order,Date,SKU,Qty,Total\nO1,2024-01-02,P1,4,$10.00\nO2,2024-01-02,P1,3,$10.00\nO3,2024-01-02,P1,-1,-$2.39\n"
+    lines, quarantined = mapped(tmp_path, text, content)
+    assert [(line["order_id"], line["quantity"], line["unit_price"]) for line in lines] == [("O1", "4", "2.50"), ("O3", "-1", "2.39")]
+    assert quarantined == [(3, "unit_price is not exact to the cent (line total / quantity)")]
+    lines, quarantined = mapped(tmp_path, text + "inexact_unit_price: round\n", content)
+    assert quarantined == [] and lines[1]["unit_price"] == "3.33"
+
+
+def test_a_discount_comes_off_the_line_before_the_unit_price(tmp_path):
+    text = BASE.replace("unit_price: Price", "unit_price: {column: Price, discount: Discount}") + "inexact_unit_price: round\n"
+    lines, _ = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Discount\nO1,2024-01-02,P1,6,24.90,14.94\nO2,2024-01-02,P1,1,5.00,\n")
+    assert [line["unit_price"] for line in lines] == ["22.41", "5.00"]
+    assert Decimal(lines[0]["unit_price"]) * 6 == Decimal("134.46")  # 6 x 24.90 - 14.94, exact here
+
+
+def test_value_maps_translate_any_column_and_null_empties_it(tmp_path):
+    text = BASE + "values:\n  status: {paid: completed, refunded: returned}\n  country: {Germany: DE, Nowhere: null}\n"
+    text = text.replace("unit_price: Price", "unit_price: Price, status: State, country: Land")
+    lines, _ = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,State,Land\nO1,2024-01-02,P1,1,2,paid,Germany\nO2,2024-01-02,P1,1,2,shipped,Nowhere\n")
+    assert [(line["status"], line["country"]) for line in lines] == [("completed", "DE"), ("shipped", None)]
+
+
+def test_order_level_columns_are_filled_forward_within_an_order_and_across_batches(tmp_path, monkeypatch):
+    import ingestion.readers
+
+    monkeypatch.setattr(ingestion.readers, "BATCH_ROWS", 2)
+    monkeypatch.setattr(ingestion.readers, "CSV_BLOCK_BYTES", 64)  # several batches from this small file
+    text = BASE.replace("ordered_at: Date", "ordered_at: Date, customer_id: Email") + "fill_forward: {order: Order, columns: [Date, Email]}\n"
+    rows = ["O1,2024-01-02,a@x,P1,1,2", "O1,,,P2,1,2", "O1,,,P3,1,2", "O2,2024-01-03,,P1,1,2", "O2,,,P2,1,2", "O3,,,P1,1,2"]
+    lines, quarantined = mapped(tmp_path, text, "Order,Date,Email,SKU,Qty,Price\n" + "\n".join(rows) + "\n")
+    assert [(line["order_id"], line["customer_id"], str(line["ordered_at"].date())) for line in lines] == [
+        ("O1", "a@x", "2024-01-02"),
+        ("O1", "a@x", "2024-01-02"),
+        ("O1", "a@x", "2024-01-02"),
+        ("O2", None, "2024-01-03"),  # O2 has no e-mail: not O1's
+        ("O2", None, "2024-01-03"),
+    ]
+    assert quarantined == [(7, "missing ordered_at")]  # O3's first line has no date: not O2's
+
+
+def test_returns_a_line_that_is_a_return_and_a_sold_line_that_was_returned(tmp_path):
+    as_return = BASE.replace("unit_price: Price", "unit_price: Price, status: Type") + "returns: {when: {column: Type, equals: refund}}\n"
+    lines, _ = mapped(tmp_path, as_return, "Order,Date,SKU,Qty,Price,Type\nO1,2024-01-02,P1,2,-3.00,refund\nO2,2024-01-02,P1,2,3.00,sale\n")
+    assert [(line["quantity"], line["unit_price"], line["status"]) for line in lines] == [("-2", "3.00", "returned"), ("2", "3.00", "sale")]
+
+    kept = BASE + "returns: {when: {column: Status, equals: refunded}, keep_sale: true}\n"
+    lines, _ = mapped(tmp_path, kept, "Order,Date,SKU,Qty,Price,Status\nO1,2024-01-02,P1,2,3.00,refunded\nO2,2024-01-02,P1,1,3.00,paid\n")
+    assert sorted((line["order_id"], line["quantity"], line["source_line"]) for line in lines) == [("O1", "-2", 2), ("O1", "2", 2), ("O2", "1", 3)]
+
+    partial = BASE + "returns: {units: Refunded, keep_sale: true}\n"
+    lines, quarantined = mapped(tmp_path, partial, "Order,Date,SKU,Qty,Price,Refunded\nO1,2024-01-02,P1,4,3.00,-1\nO2,2024-01-02,P1,1,3.00,0\nO3,2024-01-02,P1,1,3.00,x\n")
+    assert sorted((line["order_id"], line["quantity"]) for line in lines) == [("O1", "-1"), ("O1", "4"), ("O2", "1")]
+    assert quarantined == [(4, "returned units are not an integer")]
+
+
+@pytest.mark.parametrize(
+    "written, utc",
+    [
+        ("2024-01-15 10:00:00 +0100", "2024-01-15 09:00:00"),
+        ("2024-01-15 10:00:00 -05:00", "2024-01-15 15:00:00"),
+        ("2024-01-15 10:00:00 UTC", "2024-01-15 10:00:00"),
+        ("2024-01-15", "2024-01-15 00:00:00"),
+        ("2024-01-15T10:00:00Z", "2024-01-15 10:00:00"),
+    ],
+)
+def test_offsets_after_a_space_and_date_only_values_are_timestamps(tmp_path, written, utc):
+    lines, quarantined = mapped(tmp_path, BASE, f"Order,Date,SKU,Qty,Price\nO1,{written},P1,1,2.00\n")
+    assert quarantined == [] and str(lines[0]["ordered_at"]) == utc
+
+
+def test_several_timestamp_formats_are_tried_in_order(tmp_path):
+    text = BASE + 'timestamp_format: ["%m/%d/%Y %H:%M", iso]\n'
+    lines, _ = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price\nO1,12/1/2010 8:26,P1,1,2\nO2,2009-12-01 07:45:00,P1,1,2\n")
+    assert [str(line["ordered_at"]) for line in lines] == ["2010-12-01 08:26:00", "2009-12-01 07:45:00"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_whitespace_aligned_files_with_any_line_ending_and_a_byte_order_mark(tmp_path, newline):
+    text = BASE.replace("identify: [Order, Date, SKU, Qty, Price]", "identify: [Order, Date]") + "csv: {delimiter: whitespace}\n"
+    rows = ["Order   Date          SKU    Qty    Price", "  O1    2024-01-02    P1       1     2.39   ", "O2\t2024-01-03  P2  12  1,234.50"]
+    lines, quarantined = mapped(tmp_path, text, b"\xef\xbb\xbf" + newline.join(rows).encode() + newline.encode())
+    assert quarantined == []
+    assert [(line["order_id"], line["product_id"], line["quantity"], line["unit_price"]) for line in lines] == [
+        ("O1", "P1", "1", "2.39"),
+        ("O2", "P2", "12", "1234.50"),
+    ]
+
+
+def test_the_whitespace_reader_holds_a_run_of_blanks_across_chunks(tmp_path, monkeypatch):
+    import ingestion.readers
+
+    monkeypatch.setattr(ingestion.readers, "WHITESPACE_CHUNK_BYTES", 7)
+    text = BASE.replace("identify: [Order, Date, SKU, Qty, Price]", "identify: [Order]") + "csv: {delimiter: whitespace}\n"
+    rows = ["Order        Date SKU Qty Price"] + [f"O{i}      2024-01-02     P{i}    {i}       1.00" for i in range(1, 30)]
+    lines, quarantined = mapped(tmp_path, text, "\n".join(rows) + "\n")
+    assert quarantined == [] and [line["product_id"] for line in lines] == [f"P{i}" for i in range(1, 30)]
+
+
+def test_a_file_repeating_a_column_the_mapping_reads_is_rejected(tmp_path):
+    from ingestion.readers import FileRejected
+
+    with pytest.raises(FileRejected, match="named more than once in the header: Qty"):
+        mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Qty,Price\nO1,2024-01-02,P1,1,1,2\n")
