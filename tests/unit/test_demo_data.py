@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import shlex
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from ingestion.demo_data import (
 )
 from ingestion.demo_history import STATE_FILE, continue_orders, folder_history, read_state, write_state
 from ingestion.loader import landed_files
+from orchestration.cli import main
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -502,3 +506,39 @@ def test_a_start_inside_the_history_adds_orders_and_overwrites_nothing(tmp_path:
     added = _rows_by_day(_day_files(earlier))
     assert _numbers(added.order_id, "ORD-").min() == _numbers(before.order_id, "ORD-").max() + 1
     assert continue_orders(tmp_path, orders=50, days=1, seed=2).first_day == date(2026, 4, 6)
+
+
+def _readme_generate_commands() -> list[list[str]]:
+    lines = README.read_text().splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.startswith(".venv/bin/ecom generate ")]
+
+
+def test_the_readme_new_day_example_adds_the_next_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = _readme_generate_commands()
+    assert commands, "README.md shows no `.venv/bin/ecom generate` example"
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_LANDING_DIR", str(landing))
+    # what `make run` leaves in the landing folder: `ecom run`'s demo data up to yesterday, no state file
+    today = date.today()
+    generate_orders(landing, orders=3_000, days=60, seed=42, start=today - timedelta(days=60))
+
+    for new_day in (today, today + timedelta(days=1)):  # each run adds the next day
+        before = _folder_rows(landing)
+        for command in commands:
+            assert "--out" not in command, "the example is meant for the landing folder"
+            assert main(command[1:]) == 0
+        after = _folder_rows(landing)
+        new = after[after.file_day > before.file_day.max()]
+        assert new.file_day.min() == new_day
+        _assert_continues(before, new)
+        # nothing already there changed
+        pd.testing.assert_frame_equal(after[after.file_day <= before.file_day.max()].reset_index(drop=True), before)
+
+
+def test_generate_stops_when_the_warehouse_cannot_be_read(tmp_path: Path) -> None:
+    arguments = ["generate", "--orders", "10", "--days", "1", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit, match="cannot read the history in the warehouse"):
+        main([*arguments, "--warehouse", "postgresql://nobody@127.0.0.1:1/warehouse"])
+
+    assert list(tmp_path.iterdir()) == []
