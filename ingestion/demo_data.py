@@ -12,6 +12,12 @@ The same arguments always give byte-identical files: every random draw comes fro
 one stream per day, and nothing depends on today's date (the default first day is
 ``DEFAULT_START``, 2025-01-01).
 
+A run can also continue a ``History`` (the last day, order and customer numbers already
+delivered): its days, order ids and new customer ids follow the history's, so that the
+loader, which replaces an order whose id it has loaded before, adds the new orders rather
+than replacing old ones. ``ingestion.demo_history`` finds a folder's history and is what
+``ecom generate`` runs; without a history a run is exactly the fresh shop described here.
+
 What the data models, so that the marts and dashboards have something to show:
 
 * customers who sign up with their first order (~35% of registered orders, so new
@@ -135,6 +141,9 @@ _BROKEN_SAMPLE_LINES = 20
 # their own stream so a day's content never depends on how much was drawn before.
 _CATALOG_STREAM, _CUSTOMER_STREAM, _CALENDAR_STREAM = 0, 1, 2
 _DAY_STREAM, _DEFECT_STREAM, _BROKEN_FILE_STREAM = 3, 4, 5
+# A run that continues a history draws its customers' habits per block of customer numbers, so
+# that customer C000123 keeps the same country and habits in every later run.
+_CUSTOMER_TRAITS_STREAM, _CUSTOMERS_PER_TRAITS_BLOCK = 6, 4096
 
 _SECONDS_PER_DAY = 86_400
 _EPOCH = date(1970, 1, 1)
@@ -271,10 +280,43 @@ class GeneratedFile:
 
 
 @dataclass(frozen=True)
+class History:
+    """What earlier runs (or a shop) already delivered: a run that continues it numbers its orders
+    and new customers after the last ones and starts the day after ``last_day``."""
+
+    last_day: date | None = None  # the last day delivered
+    last_order: int = 0  # highest order number (ORD-0000000042 is 42)
+    last_customer: int = 0  # highest customer number (C000042 is 42)
+    customer_digits: int = 6  # customer numbers are zero-padded to this width
+
+    @property
+    def is_empty(self) -> bool:
+        return self.last_day is None and self.last_order == 0 and self.last_customer == 0
+
+    @property
+    def next_day(self) -> date | None:
+        return None if self.last_day is None else self.last_day + timedelta(days=1)
+
+    def merged(self, other: History) -> History:
+        """The history holding both: the later day, the higher numbers."""
+        days = [day for day in (self.last_day, other.last_day) if day is not None]
+        return History(
+            last_day=max(days, default=None),
+            last_order=max(self.last_order, other.last_order),
+            last_customer=max(self.last_customer, other.last_customer),
+            customer_digits=max(self.customer_digits, other.customer_digits),
+        )
+
+
+@dataclass(frozen=True)
 class GenerationReport:
     files: list[GeneratedFile]
     orders: int  # distinct orders generated
     lines: int  # data lines written over all files
+    first_day: date | None = None
+    last_day: date | None = None
+    history: History | None = None  # the history including this run
+    continued_from: History | None = None  # the history this run continued, None for a fresh start
 
     @property
     def bad_lines(self) -> int:
@@ -302,13 +344,22 @@ def generate_orders(
     start: date | None = None,
     compress: bool = False,
     progress: Callable[[int], None] | None = None,
+    history: History | None = None,
 ) -> GenerationReport:
     """Write ``days`` daily order files with ``orders`` orders in total into ``out_dir``.
 
-    ``start`` is the first day (default ``DEFAULT_START``). ``compress`` gzips csv and
-    jsonl files (parquet compresses internally and is never gzipped). ``progress`` is
-    called after each file with the number of lines that file holds, so it plugs
-    straight into ``tqdm.update``.
+    ``start`` is the first day (default ``DEFAULT_START``, or the day after ``history``'s
+    last day). ``compress`` gzips csv and jsonl files (parquet compresses internally and is
+    never gzipped). ``progress`` is called after each file with the number of lines that
+    file holds, so it plugs straight into ``tqdm.update``.
+
+    Without ``history`` (or with an empty one) the run is a fresh shop: orders from
+    ORD-0000000001, customers from C000001, byte-identical for the same arguments. With a
+    ``history`` (see ``ingestion.demo_history``) the run continues it: order and new customer
+    numbers follow the history's last ones, returning customers are drawn from the
+    history's customers, and the random streams also depend on the history, so that one day
+    after another never repeats a day. Nothing is written but the day files; the report's
+    ``history`` is the history including this run.
     """
     if orders < 0 or days < 1:
         raise ValueError("orders must be >= 0 and days >= 1")
@@ -319,16 +370,24 @@ def generate_orders(
     if not 0.0 <= defect_rate < 1.0:
         raise ValueError("defect_rate must be in [0, 1)")
 
+    if history is not None and history.is_empty:
+        history = None
+    if history is not None and history.last_order + orders >= 10**10:
+        raise ValueError("order numbers would pass ORD-9999999999")
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shop = _Shop.create(seed=seed, orders=orders, days=days, start=start or DEFAULT_START)
-    broken_files_by_day = _plan_broken_files(seed, shop.calendar, file_format) if defect_rate > 0 else {}
+    start = start or (history.next_day if history is not None else None) or DEFAULT_START
+    shop = _Shop.create(seed=seed, orders=orders, days=days, start=start, history=history)
+    broken_files_by_day = (
+        _plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
+    )
     arriving: dict[int, list[_Lines]] = defaultdict(list)  # day -> lines of that day's file
     files: list[GeneratedFile] = []
     bad_lines_so_far = 0
 
     for day in range(days):
-        new_lines, arrival_day = _simulate_day(shop, day, _rng(seed, _DAY_STREAM, day))
+        new_lines, arrival_day = _simulate_day(shop, day, _rng(seed, _DAY_STREAM, day, *shop.salt))
         for target_day, part in _split_by_day(new_lines, arrival_day):
             if target_day < days:  # events after the last day are never delivered
                 arriving[target_day].append(part)
@@ -339,7 +398,7 @@ def generate_orders(
             rows, defect_kinds = _add_defects(
                 rows,
                 defect_rate,
-                _rng(seed, _DEFECT_STREAM, day),
+                _rng(seed, _DEFECT_STREAM, day, *shop.salt),
                 first_kind=bad_lines_so_far % len(DEFECT_KINDS),
                 # every kind shows up at least once per run, even with tiny rates
                 minimum=max(0, len(DEFECT_KINDS) - bad_lines_so_far),
@@ -355,7 +414,21 @@ def generate_orders(
             if progress is not None:
                 progress(generated.lines)
 
-    return GenerationReport(files=files, orders=orders, lines=sum(file.lines for file in files))
+    this_run = History(
+        last_day=shop.calendar.dates[-1],
+        last_order=(history.last_order if history is not None else 0) + orders,
+        last_customer=len(shop.customers.ids),
+        customer_digits=shop.customers.id_digits,
+    )
+    return GenerationReport(
+        files=files,
+        orders=orders,
+        lines=sum(file.lines for file in files),
+        first_day=shop.calendar.dates[0],
+        last_day=shop.calendar.dates[-1],
+        history=this_run if history is None else history.merged(this_run),
+        continued_from=history,
+    )
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -416,6 +489,7 @@ class _Customers:
     signup_day: np.ndarray  # day index, ascending; negative = signed up before the run
     churn_day: np.ndarray  # first day without orders
     purchase_rate: np.ndarray
+    id_digits: int  # numbers are zero-padded to this width (larger ones keep all their digits)
 
     @classmethod
     def create(cls, rng: np.random.Generator, calendar: _Calendar) -> _Customers:
@@ -431,12 +505,41 @@ class _Customers:
         )
         count = len(signup_day)
         lifetime_days = 1 + rng.exponential(_MEAN_LIFETIME_DAYS, count).astype(np.int64)
+        id_digits = max(6, len(str(count)))
         return cls(
-            ids=np.strings.add(b"C", _zero_padded(np.arange(1, count + 1), max(6, len(str(count))))),
+            ids=np.strings.add(b"C", _zero_padded(np.arange(1, count + 1), id_digits)),
             country=rng.choice(len(CURRENCY_BY_COUNTRY), count, p=_COUNTRY_SHARES).astype(np.int8),
             signup_day=signup_day,
             churn_day=signup_day + lifetime_days,
             purchase_rate=rng.gamma(_PURCHASE_RATE_SHAPE, 1.0, count),
+            id_digits=id_digits,
+        )
+
+    @classmethod
+    def continuing(
+        cls, seed: int, rng: np.random.Generator, calendar: _Calendar, history: History
+    ) -> _Customers:
+        """The history's customers (C1 .. its last customer) as the existing ones, then the
+        run's new customers numbered after them.
+
+        The history says nothing about when its customers signed up, so they are taken as
+        having signed up evenly over the year before the run, oldest number first. Country,
+        purchase rate and lifetime come from ``_customer_traits``: the same customer number
+        always gets the same ones for a seed, whichever run draws them.
+        """
+        known = history.last_customer
+        newcomers_per_day = rng.binomial(calendar.order_counts, (1 - _GUEST_SHARE) * _FIRST_ORDER_SHARE)
+        days_before_run = -np.ceil(365 * (known - np.arange(known)) / max(known, 1)).astype(np.int64)
+        signup_day = np.concatenate([days_before_run, np.repeat(np.arange(len(newcomers_per_day)), newcomers_per_day)])
+        count = len(signup_day)
+        country, purchase_rate, lifetime_days = _customer_traits(seed, count)
+        return cls(
+            ids=_customer_ids(count, history.customer_digits),
+            country=country,
+            signup_day=signup_day,
+            churn_day=signup_day + lifetime_days,
+            purchase_rate=purchase_rate,
+            id_digits=history.customer_digits,
         )
 
     def pick(self, day: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -459,6 +562,35 @@ class _Customers:
         return customer, country
 
 
+def _customer_traits(seed: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Country, purchase rate and lifetime in days of customers 1 .. ``count``, drawn per block
+    of customer numbers from a stream of that block."""
+    country, purchase_rate, lifetime_days = [np.empty(0, dtype=np.int8)], [np.empty(0)], [np.empty(0, dtype=np.int64)]
+    size = _CUSTOMERS_PER_TRAITS_BLOCK
+    for block in range(-(-count // size)):
+        rng = _rng(seed, _CUSTOMER_TRAITS_STREAM, block)
+        country.append(rng.choice(len(CURRENCY_BY_COUNTRY), size, p=_COUNTRY_SHARES).astype(np.int8))
+        purchase_rate.append(rng.gamma(_PURCHASE_RATE_SHAPE, 1.0, size))
+        lifetime_days.append(1 + rng.exponential(_MEAN_LIFETIME_DAYS, size).astype(np.int64))
+    return (
+        np.concatenate(country)[:count],
+        np.concatenate(purchase_rate)[:count],
+        np.concatenate(lifetime_days)[:count],
+    )
+
+
+def _customer_ids(count: int, digits: int) -> np.ndarray:
+    """``C`` and the numbers 1 .. ``count`` zero-padded to ``digits``; a number with more
+    digits keeps them all, so an id once written never changes its width."""
+    parts = [np.empty(0, dtype="S1")]
+    first, width = 1, digits
+    while first <= count:
+        last = min(count, 10**width - 1)
+        parts.append(np.strings.add(b"C", _zero_padded(np.arange(first, last + 1), width)))
+        first, width = last + 1, width + 1
+    return np.concatenate(parts)
+
+
 @dataclass(frozen=True)
 class _Calendar:
     dates: list[date]
@@ -468,7 +600,9 @@ class _Calendar:
     discount_share: np.ndarray
 
     @classmethod
-    def create(cls, rng: np.random.Generator, orders: int, days: int, start: date) -> _Calendar:
+    def create(
+        cls, rng: np.random.Generator, orders: int, days: int, start: date, first_order: int = 1
+    ) -> _Calendar:
         dates = [start + timedelta(days=day) for day in range(days)]
         promotions = [_promotion(day) for day in dates]
         demand = np.array(
@@ -485,7 +619,7 @@ class _Calendar:
             dates=dates,
             epoch_days=np.array([(day - _EPOCH).days for day in dates], dtype=np.int64),
             order_counts=order_counts,
-            first_order_number=1 + np.cumsum(order_counts) - order_counts,
+            first_order_number=first_order + np.cumsum(order_counts) - order_counts,
             discount_share=np.array([share for _, share in promotions]),
         )
 
@@ -517,15 +651,22 @@ class _Shop:
     catalog: _Catalog
     customers: _Customers
     calendar: _Calendar
+    salt: tuple[int, ...]  # added to the spawn keys of the run's streams; () for a fresh shop
 
     @classmethod
-    def create(cls, *, seed: int, orders: int, days: int, start: date) -> _Shop:
-        calendar = _Calendar.create(_rng(seed, _CALENDAR_STREAM), orders, days, start)
-        return cls(
-            catalog=_Catalog.create(_rng(seed, _CATALOG_STREAM)),
-            customers=_Customers.create(_rng(seed, _CUSTOMER_STREAM), calendar),
-            calendar=calendar,
+    def create(cls, *, seed: int, orders: int, days: int, start: date, history: History | None = None) -> _Shop:
+        # The catalog depends on the seed only: a continued shop sells the same products.
+        catalog = _Catalog.create(_rng(seed, _CATALOG_STREAM))
+        if history is None:
+            calendar = _Calendar.create(_rng(seed, _CALENDAR_STREAM), orders, days, start)
+            customers = _Customers.create(_rng(seed, _CUSTOMER_STREAM), calendar)
+            return cls(catalog, customers, calendar, salt=())
+        salt = ((start - _EPOCH).days, history.last_order, history.last_customer)
+        calendar = _Calendar.create(
+            _rng(seed, _CALENDAR_STREAM, *salt), orders, days, start, first_order=history.last_order + 1
         )
+        customers = _Customers.continuing(seed, _rng(seed, _CUSTOMER_STREAM, *salt), calendar, history)
+        return cls(catalog, customers, calendar, salt)
 
 
 # --- order lines ----------------------------------------------------------------------
@@ -780,13 +921,15 @@ def _text_defect_masks(defect_kinds: np.ndarray) -> Iterator[tuple[str, np.ndarr
             yield column, mask, text
 
 
-def _plan_broken_files(seed: int, calendar: _Calendar, file_format: str) -> dict[int, list[str]]:
+def _plan_broken_files(
+    seed: int, calendar: _Calendar, file_format: str, salt: tuple[int, ...] = ()
+) -> dict[int, list[str]]:
     """Day of each broken file; only days with orders, so that there is content to break."""
     days_with_orders = np.flatnonzero(calendar.order_counts > 0)
     if days_with_orders.size == 0:
         return {}
     kinds = BROKEN_FILE_KINDS[file_format]
-    rng = _rng(seed, _BROKEN_FILE_STREAM)
+    rng = _rng(seed, _BROKEN_FILE_STREAM, *salt)
     chosen = rng.choice(days_with_orders, len(kinds), replace=days_with_orders.size < len(kinds))
     plan: dict[int, list[str]] = defaultdict(list)
     for day, kind in zip(chosen, kinds, strict=True):

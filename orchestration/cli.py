@@ -114,19 +114,42 @@ def _print_status(report: dict) -> None:
 
 
 def generate(args: argparse.Namespace) -> None:
-    from ingestion.demo_data import generate_orders
+    """Demo order files that continue what --out (and, with --warehouse, the warehouse) already
+    holds: new order and customer ids, days after the last one (see ingestion/demo_history.py)."""
+    from ingestion.demo_history import continue_orders
 
-    report = generate_orders(
-        Path(args.out),
-        orders=args.orders,
-        days=args.days,
-        seed=args.seed,
-        file_format=args.format,
-        defect_rate=args.defects,
-        start=date.fromisoformat(args.start) if args.start else None,
-        compress=args.gzip,
+    out = Path(args.out) if args.out else load_settings().landing_dir
+    warehouse_url = None
+    if args.warehouse is not None:  # --warehouse alone: the stack's warehouse
+        warehouse_url = args.warehouse or load_settings().warehouse.url()
+    try:
+        report = continue_orders(
+            out,
+            orders=args.orders,
+            days=args.days,
+            seed=args.seed,
+            file_format=args.format,
+            defect_rate=args.defects,
+            start=date.fromisoformat(args.start) if args.start else None,
+            compress=args.gzip,
+            warehouse_url=warehouse_url,
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"ecom generate: {error}") from error
+    before = report.continued_from
+    if before is None:
+        say(f"no earlier orders in {out}{' or the warehouse' if warehouse_url else ''}: a new shop")
+    else:
+        say(
+            f"continuing after order {before.last_order}, customer {before.last_customer}"
+            f" and day {before.last_day or 'none'}"
+        )
+    say(
+        f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {out}"
+        f" ({report.first_day} to {report.last_day})"
     )
-    say(f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {args.out}")
+    if report.last_day > date.today() + timedelta(days=1):
+        say("note: the loader quarantines lines dated more than a day after the load ('ordered_at is in the future')")
 
 
 def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
@@ -347,10 +370,16 @@ def main(argv: list[str] | None = None) -> int:
     generate_parser.add_argument("--orders", type=int, required=True)
     generate_parser.add_argument("--days", type=int, required=True)
     generate_parser.add_argument("--seed", type=int, default=42)
-    generate_parser.add_argument("--out", required=True)
+    generate_parser.add_argument("--out", help="folder to write to (default: the landing folder)")
     generate_parser.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     generate_parser.add_argument("--defects", type=float, default=0.0, help="fraction of bad rows, e.g. 0.01")
-    generate_parser.add_argument("--start", help="first day, YYYY-MM-DD (default 2025-01-01, so output is reproducible)")
+    generate_parser.add_argument(
+        "--start", help="first day, YYYY-MM-DD (default: the day after the last day in --out, or today minus --days)"
+    )
+    generate_parser.add_argument(
+        "--warehouse", nargs="?", const="", metavar="URL",
+        help="also continue after the orders in this warehouse's raw.order_lines (no URL: the stack's warehouse)",
+    )
     generate_parser.add_argument("--gzip", action="store_true", help="gzip csv/jsonl files")
     args = parser.parse_args(argv)
 

@@ -81,8 +81,10 @@ def stack():
     os.environ.update(env)
     settings = load_settings()
     try:
+        # --start pins the days (without it they end yesterday), so the stack's data never changes
         generated = subprocess.run(
-            [ECOM, "generate", "--orders", "3000", "--days", "90", "--seed", "7", "--out", str(settings.landing_dir)],
+            [ECOM, "generate", "--orders", "3000", "--days", "90", "--seed", "7", "--start", "2025-01-01",
+             "--out", str(settings.landing_dir)],
             env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
         )
         assert generated.returncode == 0, generated.stderr

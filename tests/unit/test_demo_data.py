@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import shlex
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +18,14 @@ from ingestion.demo_data import (
     DEFAULT_START,
     STATUSES,
     GenerationReport,
+    History,
     generate_orders,
 )
+from ingestion.demo_history import STATE_FILE, continue_orders, folder_history, read_state, write_state
+from ingestion.loader import landed_files
+from orchestration.cli import main
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -354,3 +361,184 @@ def test_a_larger_run_stays_consistent(tmp_path: Path) -> None:
 def test_invalid_arguments_are_rejected(tmp_path: Path, arguments: dict) -> None:
     with pytest.raises(ValueError):
         generate_orders(tmp_path, **arguments)
+
+
+# --- continuing a folder's history (`ecom generate`) ------------------------------------------
+
+
+def _numbers(ids: pd.Series, prefix: str) -> pd.Series:
+    """The numbers of the ids that look like ``prefix`` + digits."""
+    ids = ids[ids.str.fullmatch(prefix + r"\d+")]
+    return ids.str[len(prefix) :].astype(int)
+
+
+def _rows_by_day(paths: list[Path]) -> pd.DataFrame:
+    frames = [_read(path).assign(file_day=date.fromisoformat(path.name[7:17])) for path in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _folder_rows(folder: Path) -> pd.DataFrame:
+    """Rows of every loadable order file in ``folder``, with the day of their file."""
+    return _rows_by_day(sorted(path for path in folder.glob("orders_*") if "_broken-" not in path.name))
+
+
+def _assert_continues(before: pd.DataFrame, new: pd.DataFrame) -> None:
+    """The ``new`` rows add to ``before``: the next days, new order ids, new customers numbered
+    after the old ones, and some old customers coming back."""
+    last_day = before.file_day.max()
+    assert len(new) > 0
+    assert new.file_day.min() == last_day + timedelta(days=1)
+    assert (new.ordered_at.str[:10] > last_day.isoformat()).all()
+    assert _numbers(new.order_id, "ORD-").min() > _numbers(before.order_id, "ORD-").max()
+    assert new.customer_id.str.fullmatch(r"(C\d{6})?").all()
+    customers = _numbers(new.customer_id, "C").drop_duplicates().sort_values()
+    # customers who never ordered in earlier files are either the history's own (numbered, not
+    # seen yet) or new ones, numbered one after the other above every earlier customer
+    newcomers = customers[customers > _numbers(before.customer_id, "C").max()]
+    assert len(newcomers) > 0 and newcomers.tolist() == list(range(newcomers.min(), newcomers.max() + 1))
+    assert set(new.customer_id) & (set(before.customer_id) - {""}), "no returning customer"
+
+
+def test_day_after_day_continues_order_ids_customers_and_days(tmp_path: Path) -> None:
+    first = continue_orders(tmp_path, orders=1_500, days=20, seed=5, today=date(2026, 3, 1))
+    assert first.continued_from is None
+    assert (first.first_day, first.last_day) == (date(2026, 2, 9), date(2026, 2, 28))
+
+    for days in (1, 1, 3):
+        before = _folder_rows(tmp_path)
+        known = read_state(tmp_path)
+        report = continue_orders(tmp_path, orders=200, days=days, seed=5)
+        new = _rows_by_day(_day_files(report))
+        _assert_continues(before, new)
+        assert report.continued_from == known and report.history == read_state(tmp_path)
+        # every customer the history numbered stays its own; new ones follow its last one
+        newcomers = _numbers(new.customer_id, "C").drop_duplicates()
+        newcomers = newcomers[newcomers > known.last_customer]
+        assert sorted(newcomers) == list(range(known.last_customer + 1, report.history.last_customer + 1))
+        assert report.history.last_order == known.last_order + 200
+
+    rows = _folder_rows(tmp_path)
+    assert rows.file_day.max() == date(2026, 3, 5)
+    # within a run an order id comes again only as its return, cancellation or re-send
+    sales = rows[rows.status == "completed"]
+    assert sales.drop_duplicates(["order_id", "file_day"]).order_id.value_counts().max() <= 2
+
+
+def test_continuing_is_deterministic_and_each_day_is_new(tmp_path: Path) -> None:
+    def run(folder: Path) -> dict[str, bytes]:
+        continue_orders(folder, orders=300, days=5, seed=8, today=date(2026, 6, 1))
+        continue_orders(folder, orders=150, days=1, seed=8)
+        continue_orders(folder, orders=150, days=1, seed=8, file_format="jsonl", compress=True)
+        return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+    first, second = run(tmp_path / "first"), run(tmp_path / "second")
+
+    assert first == second
+    assert STATE_FILE in first
+    day_one, day_two = _read(tmp_path / "first" / "orders_2026-06-01.csv"), _read(tmp_path / "first" / "orders_2026-06-02.jsonl.gz")
+    # the same seed does not replay the same day: other times, other products
+    assert day_one.ordered_at.str[11:].tolist() != day_two.ordered_at.str[11:].tolist()
+    assert day_one.product_id.tolist() != day_two.product_id.tolist()
+
+
+def test_an_empty_folder_gives_the_files_of_generate_orders(tmp_path: Path) -> None:
+    arguments = {"orders": 400, "days": 3, "seed": 4, "defect_rate": 0.02, "start": date(2025, 6, 1)}
+    continued = continue_orders(tmp_path / "continued", **arguments)
+    fresh = generate_orders(tmp_path / "fresh", **arguments)
+
+    assert continued.continued_from is None
+    assert [file.path.name for file in continued.files] == [file.path.name for file in fresh.files]
+    assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(continued.files, fresh.files, strict=True))
+    assert read_state(tmp_path / "continued") == fresh.history
+
+
+def test_without_history_or_start_the_days_end_yesterday(tmp_path: Path) -> None:
+    report = continue_orders(tmp_path, orders=60, days=3, today=date(2026, 5, 10))
+
+    assert [path.name for path in _day_files(report)] == [
+        "orders_2026-05-07.csv",
+        "orders_2026-05-08.csv",
+        "orders_2026-05-09.csv",
+    ]
+
+
+@pytest.mark.parametrize(("file_format", "compress"), FORMATS)
+def test_history_without_a_state_file_comes_from_the_newest_files(
+    tmp_path: Path, file_format: str, compress: bool
+) -> None:
+    # as `ecom run` leaves its demo data: generate_orders as a library, no state file
+    generated = generate_orders(
+        tmp_path, orders=2_000, days=30, seed=9, file_format=file_format, compress=compress, defect_rate=0.01
+    )
+    assert not (tmp_path / STATE_FILE).exists()
+
+    history = folder_history(tmp_path)
+
+    assert history.last_day == generated.last_day == date(2025, 1, 30)
+    assert history.last_order == 2_000
+    assert 0.9 * generated.history.last_customer < history.last_customer <= generated.history.last_customer
+    assert history.customer_digits == 6
+    continued = continue_orders(tmp_path, orders=100, days=1, seed=9, file_format=file_format, compress=compress)
+    assert continued.continued_from == history
+    assert continued.first_day == date(2025, 1, 31)
+
+
+def test_the_state_file_spares_reading_the_files_it_knows(tmp_path: Path) -> None:
+    header = ",".join(CONTRACT_COLUMNS)
+    (tmp_path / "orders_2026-01-09.csv").write_text("not an order file\n")  # known from the state: never read
+    write_state(tmp_path, History(last_day=date(2026, 1, 10), last_order=5_000, last_customer=900))
+
+    assert folder_history(tmp_path) == History(last_day=date(2026, 1, 10), last_order=5_000, last_customer=900)
+    assert landed_files(tmp_path) == [tmp_path / "orders_2026-01-09.csv"]  # the loader ignores the state file
+
+    line = "ORD-0000007000,2026-01-11T10:00:00+00:00,C001234,P0001,Mug,Home,1,9.90,EUR,DE,completed,web"
+    (tmp_path / "orders_2026-01-11.csv").write_text(f"{header}\n{line}\n")  # newer than the state: read
+    assert folder_history(tmp_path) == History(last_day=date(2026, 1, 11), last_order=7_000, last_customer=1_234)
+
+
+def test_a_start_inside_the_history_adds_orders_and_overwrites_nothing(tmp_path: Path) -> None:
+    continue_orders(tmp_path, orders=500, days=5, seed=2, start=date(2026, 4, 1))
+    before = _folder_rows(tmp_path)
+
+    with pytest.raises(FileExistsError, match="orders_2026-04-03.csv exists"):
+        continue_orders(tmp_path, orders=50, days=1, seed=2, start=date(2026, 4, 3))
+    earlier = continue_orders(tmp_path, orders=50, days=1, seed=2, start=date(2026, 3, 20))
+    added = _rows_by_day(_day_files(earlier))
+    assert _numbers(added.order_id, "ORD-").min() == _numbers(before.order_id, "ORD-").max() + 1
+    assert continue_orders(tmp_path, orders=50, days=1, seed=2).first_day == date(2026, 4, 6)
+
+
+def _readme_generate_commands() -> list[list[str]]:
+    lines = README.read_text().splitlines()
+    return [shlex.split(line, comments=True) for line in lines if line.startswith(".venv/bin/ecom generate ")]
+
+
+def test_the_readme_new_day_example_adds_the_next_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = _readme_generate_commands()
+    assert commands, "README.md shows no `.venv/bin/ecom generate` example"
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ECOM_LANDING_DIR", str(landing))
+    # what `make run` leaves in the landing folder: `ecom run`'s demo data up to yesterday, no state file
+    today = date.today()
+    generate_orders(landing, orders=3_000, days=60, seed=42, start=today - timedelta(days=60))
+
+    for new_day in (today, today + timedelta(days=1)):  # each run adds the next day
+        before = _folder_rows(landing)
+        for command in commands:
+            assert "--out" not in command, "the example is meant for the landing folder"
+            assert main(command[1:]) == 0
+        after = _folder_rows(landing)
+        new = after[after.file_day > before.file_day.max()]
+        assert new.file_day.min() == new_day
+        _assert_continues(before, new)
+        # nothing already there changed
+        pd.testing.assert_frame_equal(after[after.file_day <= before.file_day.max()].reset_index(drop=True), before)
+
+
+def test_generate_stops_when_the_warehouse_cannot_be_read(tmp_path: Path) -> None:
+    arguments = ["generate", "--orders", "10", "--days", "1", "--out", str(tmp_path)]
+    with pytest.raises(SystemExit, match="cannot read the history in the warehouse"):
+        main([*arguments, "--warehouse", "postgresql://nobody@127.0.0.1:1/warehouse"])
+
+    assert list(tmp_path.iterdir()) == []
