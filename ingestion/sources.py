@@ -283,6 +283,7 @@ class SourceMapping:
     path: Path
     version: str  # the mapping file's content hash: the manifest records which version read a file
     spec: _MappingFile
+    extends: str | None = None  # the mapping this one starts from
 
     # Shortcuts to the settings the loader and readers read most.
     @property
@@ -423,7 +424,8 @@ def load_mapping(path: Path, bases: dict[str, SourceMapping] | None = None) -> S
         checked = _MappingFile.model_validate(spec)
     except pydantic.ValidationError as error:
         raise MappingError(_error_text(path.name, error)) from None
-    return SourceMapping(checked.name, path, hashlib.sha256(b"\0".join(version_parts)).hexdigest()[:12], checked)
+    base_name = str(_read_spec(path)["extends"]) if len(version_parts) > 1 else None
+    return SourceMapping(checked.name, path, hashlib.sha256(b"\0".join(version_parts)).hexdigest()[:12], checked, base_name)
 
 
 @dataclass(frozen=True)
@@ -443,12 +445,17 @@ class MappingSet:
         return next((mapping for mapping in self.mappings if mapping.name == name), None)
 
     def choose(self, path: Path, header_of) -> Choice:
-        """The mapping whose `identify` columns the file's header has; among several, the one whose
-        `files` globs match the name, else the most specific (most identify columns). `header_of(path,
+        """The mapping whose `identify` columns the file's header has; among several, one that extends
+        another wins over it, then the one whose `files` globs match the name, then the most specific
+        (most identify columns). `header_of(path,
         mapping)` reads the header as that mapping would (its delimiter, encoding, format) or None."""
         headers = {mapping.name: header_of(path, mapping) for mapping in self.mappings}
         readable = [mapping for mapping in self.mappings if headers[mapping.name] is not None]
         candidates = [mapping for mapping in readable if not mapping.identifies(headers[mapping.name])]
+        if len(candidates) > 1:
+            # A shop's mapping that extends a shipped one (to set its time zone, say) wins over its base.
+            bases = {mapping.extends for mapping in candidates}
+            candidates = [mapping for mapping in candidates if mapping.name not in bases]
         if len(candidates) > 1:
             by_name = [mapping for mapping in candidates if mapping.matches_name(path)]
             candidates = by_name or candidates
