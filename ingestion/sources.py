@@ -469,6 +469,11 @@ class MappingSet:
         if candidates:
             names = ", ".join(mapping.name for mapping in candidates)
             return Choice(None, f"ambiguous: mappings {names} can all read it; narrow their `identify` or `files`")
+        by_name = [mapping for mapping in self.mappings if mapping.matches_name(path)]
+        if len(by_name) == 1:
+            # Named like this source's files but not shaped like them (empty, unreadable, a column
+            # missing): loading it with that mapping rejects it with the precise reason.
+            return Choice(by_name[0], f"its name matches {by_name[0].name}'s files {by_name[0].spec.files}, though its header does not")
         return Choice(None, self._no_mapping_reason(path, headers, readable))
 
     def _no_mapping_reason(self, path: Path, headers: dict, readable: list[SourceMapping]) -> str:
@@ -479,7 +484,8 @@ class MappingSet:
                 return len(mapping.spec.identify) - len(mapping.identifies(headers[mapping.name]))
 
             closest = max(readable, key=lambda mapping: (found(mapping), -len(mapping.spec.identify), mapping.matches_name(path)))
-            header = headers[closest.name]
+            # Shown as the closest mapping splits it; if none knows a column, as split into the most columns.
+            header = headers[closest.name] if found(closest) else max((headers[mapping.name] for mapping in readable), key=len)
             shown = ", ".join(header[:20]) + (f", ... ({len(header)} columns)" if len(header) > 20 else "")
             reason = f"no source mapping matches its header [{shown}]"
             if found(closest):

@@ -1,6 +1,7 @@
 """The loader against the real PostgreSQL: exactly once, corrections replace, bad rows explained."""
 
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -271,3 +272,55 @@ def test_lines_loaded_before_raw_order_lines_was_partitioned_are_kept_and_still_
         ("O1", 3, 2),
         ("O2", 1, 1),
     ]
+
+
+def test_a_mostly_quarantined_file_is_rejected_whole_with_its_top_reasons(scratch_warehouse, tmp_path):
+    good = [f"O{i},2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web" for i in range(18)]
+    bad = ["B1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,0,9.90,EUR,DE,completed,web", "B2,,C1,P1,Mug,Home,1,9.90,EUR,DE,,"]
+    write(tmp_path / "orders_2025-01-01.csv", *good, *bad)  # 2 of 20 rows: 10%, more than the default 5%
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings())
+    (result,) = summary.files
+    assert result.status == "rejected"
+    assert "2 of 20 rows (10.0%) would be quarantined" in result.error
+    assert "quantity is zero: 1 (e.g. line 20)" in result.error and "missing ordered_at: 1 (e.g. line 21)" in result.error
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(0,)]
+    assert rows(scratch_warehouse, "select status, rows_loaded from ops.ingested_files") == [("rejected", 0)]
+
+
+def test_a_rejected_file_loads_again_once_its_mapping_changed_and_a_loaded_one_on_request(scratch_warehouse, tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    mapping = "name: till\nidentify: [Bon, Zeit, Artikel, Menge, Summe]\ncolumns: {order_id: Bon, ordered_at: Zeit, product_id: Artikel, quantity: Menge, unit_price: Summe}\nconstants: {currency: EUR}\n"
+    (sources / "till.yaml").write_text(mapping)
+    (landing / "till.csv").write_text("Bon,Zeit,Artikel,Menge,Summe\nB1,01.02.2025 10:00,P1,2,\"5,00\"\n")
+
+    first = load_landing(scratch_warehouse, landing, load_mappings([sources]))
+    assert first.files[0].status == "rejected" and "unit_price is not a number: 1 (e.g. line 2)" in first.files[0].error
+    again = load_landing(scratch_warehouse, landing, load_mappings([sources]))
+    assert again.files[0].status == "skipped" and "rejected before by mapping till@" in again.files[0].error
+
+    (sources / "till.yaml").write_text(mapping + "timestamp_format: '%d.%m.%Y %H:%M'\ncsv: {decimal_separator: ','}\n")
+    fixed = load_landing(scratch_warehouse, landing, load_mappings([sources]))
+    assert (fixed.files[0].status, fixed.files[0].rows_loaded) == ("loaded", 1)
+    assert rows(scratch_warehouse, "select quantity * unit_price from raw.order_lines") == [(Decimal("10.00"),)]
+
+    skipped = load_landing(scratch_warehouse, landing, load_mappings([sources]))
+    assert skipped.files[0].status == "skipped" and "ecom ingest --reload FILE" in skipped.files[0].error
+    reloaded = load_landing(scratch_warehouse, landing, load_mappings([sources]), reload=frozenset({"till.csv"}))
+    assert (reloaded.files[0].status, reloaded.files[0].orders_replaced) == ("loaded", 1)
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(1,)]
+    assert rows(scratch_warehouse, "select status, count(distinct mapping_version) from ops.ingested_files group by 1 order by 1") == [
+        ("loaded", 1),
+        ("rejected", 1),
+    ]
+
+
+def test_a_file_no_mapping_reads_is_reported_with_its_header_and_the_rest_loads(scratch_warehouse, tmp_path):
+    (tmp_path / "bestellungen.csv").write_text("Bestellung,Datum,Menge\n1,2025-01-01,2\n")
+    write(tmp_path / "orders_2025-01-01.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings())
+    assert [(f.file_name, f.status) for f in summary.files] == [("bestellungen.csv", "unmatched"), ("orders_2025-01-01.csv", "loaded")]
+    assert "no source mapping matches its header [Bestellung, Datum, Menge]" in summary.files[0].error
+    assert [f.file_name for f in summary.problems] == ["bestellungen.csv"]
