@@ -138,16 +138,21 @@ def _previous_load(conn: psycopg.Connection, sha: str, mapping: SourceMapping) -
     return f"rejected before by mapping {mapping.name}@{version}: {error}; fix the file or the mapping (`ecom preview FILE`) to retry"
 
 
-def unloaded_files(conninfo: str, paths: list[Path], mappings: MappingSet) -> list[Path]:
-    """Those of `paths` a run would act on: files that no mapping reads (to report them), and files
-    whose content is neither loaded nor rejected by the current version of their mapping."""
+def files_to_load(conninfo: str, paths: list[Path], mappings: MappingSet) -> tuple[list[Path], dict[Path, str]]:
+    """Which of `paths` a run would act on, and why each other one would be skipped. A run acts on
+    files that no mapping reads (to report them) and on files whose content is neither loaded nor
+    rejected by the current version of their mapping."""
+    act_on, skipped = [], {}
     with psycopg.connect(conninfo) as conn:
         ensure_schema(conn)
-        return [
-            path
-            for path in paths
-            if (mapping := mapping_for(path, mappings)) is None or _previous_load(conn, file_sha256(path), mapping) is None
-        ]
+        for path in paths:
+            mapping = mapping_for(path, mappings)
+            why = None if mapping is None else _previous_load(conn, file_sha256(path), mapping)
+            if why is None:
+                act_on.append(path)
+            else:
+                skipped[path] = why
+    return act_on, skipped
 
 
 def load_landing(

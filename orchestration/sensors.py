@@ -8,11 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingestion.loader import landed_files, unloaded_files
+from ingestion.loader import files_to_load, landed_files
 from ingestion.sources import load_mappings
 from orchestration.settings import load_settings
 
 LANDING_POLL_SECONDS = 15
+SKIP_REASONS_SHOWN = 5
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -43,9 +44,11 @@ def landing_sensor_for(job) -> dg.SensorDefinition:
             # Looked at again after that run: it may load these files itself.
             return dg.SkipReason(f"{len(changed)} changed file(s); a pipeline run is already queued or running")
         context.update_cursor(json.dumps(current))
-        new = unloaded_files(settings.warehouse.url(), [Path(path) for path in changed], load_mappings([settings.sources_dir]))
+        new, skipped = files_to_load(settings.warehouse.url(), [Path(path) for path in changed], load_mappings([settings.sources_dir]))
         if not new:
-            return dg.SkipReason(f"{len(changed)} changed file(s), all already loaded or rejected by the current version of their mapping")
+            reasons = "; ".join(f"{path.name}: {why}" for path, why in list(skipped.items())[:SKIP_REASONS_SHOWN])
+            more = f"; and {len(skipped) - SKIP_REASONS_SHOWN} more" if len(skipped) > SKIP_REASONS_SHOWN else ""
+            return dg.SkipReason(f"{len(changed)} changed file(s), none to load: {reasons}{more}")
         run_key = hashlib.sha256(json.dumps({str(path): current[str(path)] for path in new}).encode()).hexdigest()[:16]
         context.log.info(f"{len(new)} new file(s): {', '.join(path.name for path in new[:10])}")
         return dg.RunRequest(run_key=run_key, tags={"trigger": "landing_folder", "new_files": str(len(new))})

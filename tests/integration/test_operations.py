@@ -134,3 +134,23 @@ def test_a_failed_run_is_recorded_and_posted_to_the_webhook(stack, tmp_path):
         assert any(message["run_id"] == run_id for message in _Hook.received)
     finally:
         server.shutdown()
+
+
+def test_a_run_with_rejected_or_unmatched_files_does_not_look_like_a_clean_success(stack, tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    # Read by the Shopify mapping, but every date is unreadable: rejected whole. The other file no mapping reads.
+    header = "Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku"
+    rows = [f"#{n},a@example.com,paid,EUR,soon,1,Mug,9.90,MUG" for n in range(1, 6)]
+    (landing / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
+    (landing / "notes.csv").write_text("Bestellung,Datum\n1,2025-01-01\n")
+
+    result = stack.ecom("run", "--landing", str(landing), "--no-demo")
+    out = result.stdout
+    assert result.returncode == 3, out[-4000:] + result.stderr[-2000:]
+    assert "Pipeline success WITH PROBLEMS" in out
+    assert "check WARNING raw/order_lines:no_rejected_files_or_quarantined_rows" in out
+    assert "rejected orders_export_1.csv: 5 of 5 rows (100.0%) would be quarantined" in out
+    assert "top reasons: ordered_at is not a timestamp: 5 (e.g. line 2)" in out
+    assert "unmatched notes.csv: no source mapping matches its header [Bestellung, Datum]" in out
+    assert "failed check: raw/order_lines:no_rejected_files_or_quarantined_rows" in out
