@@ -47,6 +47,7 @@ test-unit: bootstrap
 
 bench: bootstrap ## speed and memory benchmarks, each against a baseline measured in the same run
 	.venv/bin/python tests/benchmarks/bench_ingestion.py
+	.venv/bin/python tests/benchmarks/bench_mappings.py
 	.venv/bin/python tests/benchmarks/bench_dbt.py
 	.venv/bin/python tests/benchmarks/bench_superset.py
 
