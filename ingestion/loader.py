@@ -284,9 +284,8 @@ def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, fil
             _send(conn, copy)
         loaded += prepared.order_lines.rows
         quarantined += prepared.quarantined.rows
-    rows = loaded + quarantined
-    if rows and quarantined / rows > mapping.spec.max_quarantined_share:
-        raise QuarantineTooLarge(quarantined, rows, mapping.spec.max_quarantined_share, mapper.top_reasons())
+    if mapper.records and quarantined / mapper.records > mapping.spec.max_quarantined_share:
+        raise QuarantineTooLarge(quarantined, mapper.records, mapping.spec.max_quarantined_share, mapper.top_reasons())
     if not loaded:  # a file of bad rows only adds no partition
         conn.execute(sql.SQL("drop table {file_table}").format(**names))
         return loaded, quarantined, 0, mapper

@@ -83,10 +83,7 @@ class Preview:
     reasons: list[tuple[str, int, int, str]] = field(default_factory=list)  # reason, rows, example line, raw row
     rejection: str | None = None
 
-    @property
-    def rows(self) -> int:
-        return self.totals.lines + self.quarantined
-
+    rows: int = 0  # records read
 
 def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10) -> Preview:
     choice = mappings.choose(path, read_header)
@@ -112,6 +109,7 @@ def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10) -> Pre
     except (FileRejected, MappingError) as rejection:
         preview.rejection = str(rejection)
         return preview
+    preview.rows = mapper.records
     preview.sample = pa.concat_tables(samples).slice(0, sample_rows) if samples else None
     preview.reasons = [(reason, rows, line, examples[reason]) for reason, rows, line in mapper.top_reasons(count=20)]
     limit = mapping.spec.max_quarantined_share
@@ -173,7 +171,7 @@ def render(preview: Preview) -> str:
         sample = preview.sample
         out.append(_table(["line", *SAMPLE_COLUMNS], [[sample["source_line"][i].as_py(), *(_text(sample[c][i].as_py()) for c in SAMPLE_COLUMNS)] for i in range(sample.num_rows)]))
     totals = preview.totals
-    out += ["", f"Rows read {preview.rows:,}: {totals.lines:,} order lines would load, {preview.quarantined:,} would be quarantined"]
+    out += ["", f"Records read {preview.rows:,}: {totals.lines:,} order lines would load, {preview.quarantined:,} records would be quarantined"]
     if preview.reasons:
         out.append(_table(["reason", "rows", "e.g. line", "raw row"], [[r, f"{n:,}", line, _clip(raw)] for r, n, line, raw in preview.reasons]))
     if totals.lines:

@@ -92,6 +92,7 @@ class BatchMapper:
     mapping: SourceMapping
     header: list[str]
     latest_ordered_at: pa.TimestampScalar  # anything later is in the future
+    records: int = 0  # read so far, malformed ones included (a returned sale gives two lines from one)
     reasons: Counter = field(default_factory=Counter)
     examples: dict[str, int] = field(default_factory=dict)  # reason -> its first line number
     _carry: _Carry = field(default_factory=_Carry)
@@ -102,6 +103,7 @@ class BatchMapper:
         self._positions = {name: names.index(name) for name in reversed(names)}
 
     def check(self, batch: TextBatch) -> CheckedBatch:
+        self.records += batch.records.num_rows + len(batch.malformed)
         records = batch.records
         if self.mapping.spec.fill_forward:
             records = self._filled_forward(records)

@@ -50,7 +50,7 @@ def test_preview_shows_the_mapping_the_columns_the_lines_and_the_totals(capsys):
     totals = expected.shopify_orders_export_1()
     assert "Mapping   shopify@" in shown and "Financial Status" in shown
     assert "unit_price    ('Lineitem price' x quantity - 'Lineitem discount') / quantity  ok" in shown
-    assert f"{totals.line_count} order lines would load, 0 would be quarantined" in shown
+    assert f"{totals.line_count} order lines would load, 0 records would be quarantined" in shown
     assert f"orders {totals.orders}," in shown
     for currency, amount in totals.net_amount_rounded.items():
         assert f"net amount {currency} {amount:,.2f}" in shown
