@@ -1,11 +1,13 @@
 """Running it all from Dagster: files flow through by themselves, gates stop bad data, failures alert."""
 
 import calendar
+import csv
 import http.server
 import json
 import threading
 import time
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -15,6 +17,8 @@ from ecom_superset.bundle import load_assets
 from ecom_superset.publisher import Superset
 
 pytestmark = pytest.mark.integration
+
+EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 
 
 def wait_for(predicate, timeout: float, interval: float = 2.0):
@@ -139,10 +143,13 @@ def test_a_failed_run_is_recorded_and_posted_to_the_webhook(stack, tmp_path):
 def test_a_run_with_rejected_or_unmatched_files_does_not_look_like_a_clean_success(stack, tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
-    # Read by the Shopify mapping, but every date is unreadable: rejected whole. The other file no mapping reads.
-    header = "Name,Email,Financial Status,Currency,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku"
-    rows = [f"#{n},a@example.com,paid,EUR,soon,1,Mug,9.90,MUG" for n in range(1, 6)]
-    (landing / "orders_export_1.csv").write_text("\n".join([header, *rows]) + "\n")
+    # A Shopify export whose dates are all unreadable: rejected whole. The other file no mapping reads.
+    with (EXPORTS / "shopify" / "orders_export_1.csv").open(newline="", encoding="utf-8") as export:
+        rows = list(csv.DictReader(export))
+    with (landing / "orders_export_1.csv").open("w", newline="", encoding="utf-8") as broken:
+        writer = csv.DictWriter(broken, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "Created at": "soon"} for row in rows)
     (landing / "notes.csv").write_text("Bestellung,Datum\n1,2025-01-01\n")
 
     result = stack.ecom("run", "--landing", str(landing), "--no-demo")
@@ -150,7 +157,7 @@ def test_a_run_with_rejected_or_unmatched_files_does_not_look_like_a_clean_succe
     assert result.returncode == 3, out[-4000:] + result.stderr[-2000:]
     assert "Pipeline success WITH PROBLEMS" in out
     assert "check WARNING raw/order_lines:no_rejected_files_or_quarantined_rows" in out
-    assert "rejected orders_export_1.csv: 5 of 5 rows (100.0%) would be quarantined" in out
-    assert "top reasons: ordered_at is not a timestamp: 5 (e.g. line 2)" in out
+    assert f"rejected orders_export_1.csv: {len(rows)} of {len(rows)} rows (100.0%) would be quarantined" in out
+    assert f"top reasons: ordered_at is not a timestamp: {len(rows)} (e.g. line 2)" in out
     assert "unmatched notes.csv: no source mapping matches its header [Bestellung, Datum]" in out
     assert "failed check: raw/order_lines:no_rejected_files_or_quarantined_rows" in out
