@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets: keys and groups by layer, dbt tests as asset checks."""
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -8,8 +9,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from pydantic import Field
+
 from orchestration.dbt_cli import dbt_build_args, dbt_project
 from orchestration.metadata import table_metadata
+from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.settings import load_settings
 
 MARTS_MAX_AGE_HOURS = float(os.environ.get("ECOM_MARTS_MAX_AGE_HOURS", "26"))
@@ -42,13 +46,36 @@ class LayeredDbtTranslator(DagsterDbtTranslator):
 translator = LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def candidate_schemas() -> dict[str, str]:
+    """Each published schema and the candidate schema dbt builds it into (orchestration/publication.py)."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["config"]["schema"]: node["schema"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("schema")
+    }
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the selected models from scratch (dbt --full-refresh). The pipeline does so by itself"
+        " when the candidate schemas may hold a failed or partial build.",
+    )
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     warehouse = load_settings().warehouse.url()
-    for event in dbt.cli(dbt_build_args(), context=context).stream():
+    candidates = candidate_schemas()
+    must_rebuild = start_candidate_build(warehouse, context.run.run_id)
+    if must_rebuild and not config.full_refresh:
+        context.log.info("The candidate schemas may hold a failed or partial build: rebuilding them in full.")
+    for event in dbt.cli(dbt_build_args(full_refresh=config.full_refresh or must_rebuild), context=context).stream():
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
-            # Marts are tables people read: show how many rows and what they look like.
+            # Marts are tables people read: show how many rows and what they look like (in the candidate).
             if key.path[0] == "marts":
-                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, "marts", key.path[-1])})
+                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, candidates["marts"], key.path[-1])})
         yield event
+    finish_candidate_build(warehouse, context.run.run_id, complete=set(context.selected_asset_keys) == set(context.assets_def.keys))
