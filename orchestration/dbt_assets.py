@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+import psycopg
+from psycopg import sql
 from pydantic import Field
 
-from orchestration.dbt_cli import dbt_build_args, dbt_project
+from orchestration.dbt_cli import dbt_build_args, dbt_project, rebuild_in_full
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.settings import load_settings
@@ -66,12 +69,20 @@ class DbtBuildConfig(dg.Config):
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    warehouse = load_settings().warehouse.url()
+    settings = load_settings()
+    warehouse = settings.warehouse.url()
     candidates = candidate_schemas()
-    must_rebuild = start_candidate_build(warehouse, context.run.run_id)
-    if must_rebuild and not config.full_refresh:
+    full_refresh = config.full_refresh
+    if start_candidate_build(warehouse, context.run.run_id) and not full_refresh:
         context.log.info("The candidate schemas may hold a failed or partial build: rebuilding them in full.")
-    for event in dbt.cli(dbt_build_args(full_refresh=config.full_refresh or must_rebuild), context=context).stream():
+        full_refresh = True
+    new_lines, built_lines = lines_since_last_build(warehouse, candidates["marts"])
+    if not full_refresh and rebuild_in_full(new_lines, built_lines, settings.dbt_max_incremental_share):
+        context.log.info(f"{new_lines:,} new lines on {built_lines:,} built: rebuilding in full is faster than incrementally.")
+        full_refresh = True
+    _prune_target_folders(keep=TARGET_FOLDERS_KEPT)
+    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh), context=context)
+    for event in invocation.stream():
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
             # Marts are tables people read: show how many rows and what they look like (in the candidate).
@@ -79,3 +90,28 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
                 event = event.with_metadata({**event.metadata, **table_metadata(warehouse, candidates["marts"], key.path[-1])})
         yield event
     finish_candidate_build(warehouse, context.run.run_id, complete=set(context.selected_asset_keys) == set(context.assets_def.keys))
+    # A successful build's folder (manifest copy, run results, logs) has served; a failed one's stays to read.
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+TARGET_FOLDERS_KEPT = 5
+
+
+def _prune_target_folders(keep: int) -> None:
+    """dagster-dbt gives each invocation a folder in dbt_project/target: keep the newest few (failed builds')."""
+    folders = sorted((path for path in (dbt_project.project_dir / "target").glob("dbt_models-*") if path.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in folders[:-keep]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def lines_since_last_build(conninfo: str, marts_schema: str) -> tuple[int, int]:
+    """(lines loaded since the candidate's facts were built, lines they hold), from the raw partitions
+    above fct_order_lines' high-water mark and the table's size estimate; (0, 0) before the first build."""
+    facts = f"{marts_schema}.fct_order_lines"
+    with psycopg.connect(conninfo) as conn:
+        if conn.execute("select to_regclass(%s)", (facts,)).fetchone()[0] is None:
+            return 0, 0
+        built = conn.execute("select greatest(reltuples, 0)::bigint from pg_class where oid = %s::regclass", (facts,)).fetchone()[0]
+        high_water_mark = conn.execute(sql.SQL("select coalesce(max(file_id), 0) from {}").format(sql.Identifier(marts_schema, "fct_order_lines"))).fetchone()[0]
+        new = conn.execute("select count(*) from raw.order_lines where file_id > %s", (high_water_mark,)).fetchone()[0]
+    return new, built
