@@ -8,8 +8,9 @@ there. great_expectations takes seconds to import, so it is imported inside the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -479,32 +480,53 @@ def _prune_stored_results(gx_dir: Path, specs: Sequence[Suite], keep: int) -> No
                     shutil.rmtree(stale)
 
 
-def _validation_definition(context, suite_spec: Suite):
-    """The suite (rewritten from code on every run) against its whole table."""
+def in_schemas(query: str, schemas: Mapping[str, str]) -> str:
+    """`query` with the schemas it names (`marts.kpi_daily`) replaced by the physical ones it is to
+    run against (`marts_candidate.kpi_daily`): the gates check the candidate the pipeline just built."""
+    if not schemas:
+        return query
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, schemas)) + r")\.(?=\w)")
+    return pattern.sub(lambda match: schemas[match.group(1)] + ".", query)
+
+
+def _validation_definition(context, suite_spec: Suite, schemas: Mapping[str, str]):
+    """The suite (rewritten from code on every run) against its whole table, in the schemas given."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    schema = schemas.get(suite_spec.schema, suite_spec.schema)
     # Looked up, not re-created: every asset or batch definition added rewrites great_expectations.yml.
     source = context.data_sources.get(DATASOURCE)
+    asset_name = f"{schema}.{suite_spec.table}"
     try:
-        asset = source.get_asset(suite_spec.name)
+        asset = source.get_asset(asset_name)
     except LookupError:
-        asset = source.add_table_asset(name=suite_spec.name, table_name=suite_spec.table, schema_name=suite_spec.schema)
+        asset = source.add_table_asset(name=asset_name, table_name=suite_spec.table, schema_name=schema)
     try:
         batch = asset.get_batch_definition(BATCH_DEFINITION)
     except KeyError:
         batch = asset.add_batch_definition_whole_table(BATCH_DEFINITION)
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_spec.name, expectations=suite_spec.expectations(gxe)))
+    expectations = suite_spec.expectations(gxe)
+    for expectation in expectations:
+        if isinstance(expectation, gxe.UnexpectedRowsExpectation):
+            expectation.unexpected_rows_query = in_schemas(expectation.unexpected_rows_query, schemas)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite_spec.name, expectations=expectations))
     return context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=f"{suite_spec.name}:{BATCH_DEFINITION}", data=batch, suite=suite)
     )
 
 
 def validate(
-    suite_names: Sequence[str], sqlalchemy_url: str, gx_dir: Path, keep_results: int = DATA_DOCS_INDEX_RESULTS
+    suite_names: Sequence[str],
+    sqlalchemy_url: str,
+    gx_dir: Path,
+    keep_results: int = DATA_DOCS_INDEX_RESULTS,
+    schemas: Mapping[str, str] | None = None,
 ) -> list[SuiteOutcome]:
     """Run the suites against their tables through one checkpoint, then update the Data Docs once and
-    drop each suite's stored results but the latest `keep_results`."""
+    drop each suite's stored results but the latest `keep_results`. `schemas` maps the schemas the
+    suites name to those to validate (the pipeline's candidate schemas); unmapped ones are used as named."""
+    schemas = schemas or {}
     import great_expectations as gx
 
     os.environ[CONNECTION_ENV] = sqlalchemy_url
@@ -514,7 +536,7 @@ def validate(
         gx.Checkpoint(
             # One checkpoint per schema: the raw gate and the mart gates run at different times.
             name="+".join(sorted({spec.schema for spec in specs})),
-            validation_definitions=[_validation_definition(context, spec) for spec in specs],
+            validation_definitions=[_validation_definition(context, spec, schemas) for spec in specs],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
     )

@@ -31,3 +31,11 @@ def dbt_build_args(*, full_refresh: bool = False, exclude: Sequence[str] = ()) -
     if exclude:
         args += ["--exclude", *exclude]
     return args
+
+
+def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: float) -> bool:
+    """Whether to rebuild the dbt models from scratch rather than incrementally. An incremental build
+    recomputes every order, day and customer its new lines touch, row by row through the indexes;
+    past a share of what is built already, recomputing everything in bulk is faster (a 1.9M-line file
+    on 2.2M built lines took 19.5 minutes incrementally, 81 s from scratch)."""
+    return built_lines == 0 or new_lines > max_incremental_share * built_lines

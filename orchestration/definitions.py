@@ -8,9 +8,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.alerts import run_failure_alert
-from orchestration.dbt_assets import dbt_models
+from orchestration.dbt_assets import candidate_schemas, dbt_models
 from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
+from orchestration.publication import publication_asset
 from orchestration.quality_checks import quality_checks
 from orchestration.quality_report import quality_report_for
 from orchestration.sensors import landing_sensor_for
@@ -37,7 +38,14 @@ daily_full_run = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[raw_order_lines, dbt_models, quality_report_for(MART_KEYS), *dataset_assets, superset_dashboards],
+    assets=[
+        raw_order_lines,
+        dbt_models,
+        quality_report_for(MART_KEYS),
+        publication_asset(MART_KEYS, candidate_schemas()),
+        *dataset_assets,
+        superset_dashboards,
+    ],
     asset_checks=quality_checks,
     jobs=[full_pipeline],
     schedules=[daily_full_run],

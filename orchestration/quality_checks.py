@@ -1,7 +1,7 @@
 """Great Expectations suites as blocking Dagster asset checks: bad data stops before it moves on.
 
-A failing raw check stops dbt; a failing mart check stops the Superset publication, so the
-dashboards keep the last good data.
+A failing raw check stops dbt; a failing mart check, run on the candidate schemas dbt just built,
+stops their publication (orchestration/publication.py), so the dashboards keep the last good data.
 
 The suites of one stage run in one op, through one GX checkpoint with one Data Docs update: a GX
 context, checkpoint and Data Docs build per suite would cost seconds each, on every new file. Each
@@ -16,6 +16,7 @@ import dagster as dg
 
 from expectations.results import record
 from expectations.suites import SUITES, ExpectationOutcome, Suite, SuiteOutcome, data_docs_index, validate
+from orchestration.dbt_assets import candidate_schemas
 from orchestration.metadata import markdown_table
 from orchestration.settings import load_settings
 
@@ -75,7 +76,8 @@ def _stage_checks(stage: str, suite_names: list[str]) -> dg.AssetChecksDefinitio
         settings = load_settings()
         gx_dir = settings.home / "gx"
         selected = [name for key, name in keys.items() if key in context.selected_asset_check_keys]
-        outcomes = validate(selected, settings.warehouse.url("postgresql+psycopg2"), gx_dir)
+        # The marts are checked where dbt built them, before they are published (write-audit-publish).
+        outcomes = validate(selected, settings.warehouse.url("postgresql+psycopg2"), gx_dir, schemas=candidate_schemas())
         record(settings.warehouse.url(), outcomes, context.run.run_id)
         for outcome in outcomes:
             yield _check_result(outcome, str(data_docs_index(gx_dir)))

@@ -97,6 +97,8 @@ class Settings:
     superset_env: str
     reporting_timezone: str
     source_timezone: str
+    # dbt rebuilds in full when the new lines exceed this share of those built (orchestration/dbt_cli.py).
+    dbt_max_incremental_share: float
     # How the raw asset's ingestion check fails when files were rejected or rows quarantined: warn | fail.
     ingestion_problems: str
 
@@ -215,6 +217,7 @@ def load_settings() -> Settings:
         superset_env=_env("SUPERSET_ENV", "local"),
         reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
+        dbt_max_incremental_share=float(_env("ECOM_DBT_MAX_INCREMENTAL_SHARE", "0.2")),
         ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
     )
 

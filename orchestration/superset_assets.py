@@ -7,6 +7,7 @@ import dagster as dg
 from ecom_superset.bundle import Asset, AssetSet, load_assets
 from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
 from orchestration.metadata import markdown_table
+from orchestration.publication import PUBLISHED_MARTS
 from orchestration.settings import Settings, load_settings
 
 DASHBOARDS = dg.AssetKey(["superset", "dashboards"])
@@ -32,7 +33,8 @@ def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=dg.AssetKey(["superset", "dataset", table]),
-        deps=[dg.AssetKey([schema, table])],
+        # After the swap that publishes the checked marts, not after the candidate's build.
+        deps=[dg.AssetKey([schema, table]), PUBLISHED_MARTS],
         group_name="bi",
         owners=["team:analytics"],
         kinds={"superset"},

@@ -24,8 +24,10 @@ METRIC_PARAMS = ("metric", "metrics", "percent_metrics", "timeseries_limit_metri
 
 
 def _models_by_relation(manifest: dict) -> dict[tuple[str, str], dict]:
+    """dbt nodes by the relation Superset reads: the published schema (the model's configured one),
+    not the candidate schema dbt builds it in before the pipeline publishes it."""
     return {
-        (node["schema"], node.get("alias") or node["name"]): node
+        (node["config"].get("schema") or node["schema"], node.get("alias") or node["name"]): node
         for node in manifest["nodes"].values()
         if node["resource_type"] in ("model", "seed", "snapshot")
     }

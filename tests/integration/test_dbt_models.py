@@ -35,7 +35,8 @@ UNITS_PER_EUR = {"EUR": "1", "USD": "1.08", "GBP": "0.85", "SEK": "11.2", "DKK":
 
 
 def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    """`dbt build` against the given database, with its own target path so parallel runs don't clash."""
+    """`dbt build` against the given database, with its own target path so parallel runs don't clash,
+    straight into the published schemas (`marts`, ...) rather than the pipeline's candidate schemas."""
     target = PostgresTarget.from_url(warehouse_url)
     env = {
         **os.environ,
@@ -46,7 +47,7 @@ def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.Comp
         "ECOM_PG_DATABASE": target.database,
     }
     command = [
-        DBT, "build", *args,
+        DBT, "build", *args, "--vars", '{"schema_suffix": ""}',
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work_dir / "dbt-target"), "--log-path", str(work_dir / "dbt-logs"),
     ]

@@ -65,33 +65,73 @@ def test_a_new_file_reaches_the_marts_and_the_dashboard_by_itself(stack):
     print(f"\nnew day in marts.kpi_daily after {in_mart:.0f} s, in the dashboard chart after {in_dashboard:.0f} s")
 
 
-def test_a_defect_in_a_mart_fails_its_gate_and_stops_the_publication(stack):
-    from orchestration.definitions import defs
+def _chart_data(stack, chart_kind: str = "echarts_timeseries_line") -> list[dict]:
+    """A dashboard chart's data as an uncached query returns it (force=true)."""
+    superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
+    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == chart_kind)
+    response = superset.client.get(f"{superset.url}/api/v1/chart/{superset.id_by_uuid('chart', chart.uuid)}/data/", params={"force": "true"})
+    response.raise_for_status()
+    return response.json()["result"][0]["data"]
 
+
+def _published_kpis(stack) -> list[tuple]:
+    with stack.warehouse() as conn:
+        return conn.execute("select * from marts.kpi_daily order by order_date").fetchall()
+
+
+def test_a_defect_in_the_candidate_fails_its_gate_leaves_the_dashboards_and_the_next_run_recovers(stack, monkeypatch):
+    """Write-audit-publish: dbt builds the candidate schemas, a defect injected there fails the gate,
+    the published marts (so every uncached dashboard query) stay as they were, and the next run
+    rebuilds the candidate in full and publishes it without any manual step."""
+    from orchestration.dbt_assets import TARGET_FOLDERS_KEPT, dbt_models
+    from orchestration.dbt_cli import dbt_project
+    from orchestration.definitions import defs
+    from orchestration.publication import PUBLISHED_MARTS
+
+    for name, value in stack.settings.stack_env().items():  # what dbt's profile and the assets read
+        monkeypatch.setenv(name, value)
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.ephemeral()
+    published, chart = _published_kpis(stack), _chart_data(stack)
+
+    built = job.get_subset(asset_selection=set(dbt_models.keys)).execute_in_process(instance=instance)
+    assert built.success
     with stack.warehouse(autocommit=True) as conn:
-        day, orders = conn.execute("select order_date, orders from marts.kpi_daily order by order_date limit 1").fetchone()
-        conn.execute("update marts.kpi_daily set orders = -5 where order_date = %s", (day,))
-    try:
-        gate = dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_daily"]), "great_expectations_kpi_daily")
-        publication = {dg.AssetKey(["superset", "dataset", "kpi_daily"]), dg.AssetKey(["superset", "dashboards"])}
-        gate_then_publish = defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection=publication, asset_check_selection={gate}
-        )
-        result = gate_then_publish.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
-        assert [(e.check_name, e.passed) for e in evaluations] == [("great_expectations_kpi_daily", False)]
-        assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in result.all_events), \
-            "Superset was published although the gate failed"
-    finally:
-        with stack.warehouse(autocommit=True) as conn:
-            conn.execute("update marts.kpi_daily set orders = %s where order_date = %s", (orders, day))
+        conn.execute("update marts_candidate.kpi_daily set orders = -5 where order_date = (select min(order_date) from marts_candidate.kpi_daily)")
+
+    gate = dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_daily"]), "great_expectations_kpi_daily")
+    publication = {PUBLISHED_MARTS, dg.AssetKey(["superset", "dataset", "kpi_daily"]), dg.AssetKey(["superset", "dashboards"])}
+    gated = job.get_subset(asset_selection=publication, asset_check_selection={gate}).execute_in_process(instance=instance, raise_on_error=False)
+    evaluations = [e.asset_check_evaluation_data for e in gated.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    assert [(e.check_name, e.passed) for e in evaluations] == [("great_expectations_kpi_daily", False)]
+    assert evaluations[0].metadata["expectations_failed"].value == 1
+    assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in gated.all_events), \
+        "published although the gate failed"
     with stack.warehouse() as conn:
         failed = conn.execute(
-            "select expectation, column_name, unexpected_count from ops.quality_results"
-            " where run_id = %s and suite = 'marts.kpi_daily' and not success",
-            (result.run_id,),
+            "select expectation, column_name, unexpected_count from ops.quality_results where run_id = %s and not success",
+            (gated.run_id,),
         ).fetchall()
-    assert ("expect_column_values_to_be_between", "orders", 1) in failed
+        state = conn.execute("select candidate_state from ops.publication").fetchone()[0]
+    assert failed == [("expect_column_values_to_be_between", "orders", 1)]
+    assert state == "built"
+    assert _published_kpis(stack) == published and _chart_data(stack) == chart
+
+    recovered = stack.ecom("run", "--no-demo")
+    assert recovered.returncode == 0, recovered.stdout[-4000:] + recovered.stderr[-2000:]
+    with stack.warehouse() as conn:
+        negative_days = conn.execute("select count(*) from marts.kpi_daily where orders < 0").fetchone()[0]
+        raw_lines, fact_lines = conn.execute(
+            "select (select count(*) from raw.order_lines), (select count(*) from marts.fct_order_lines)"
+        ).fetchone()
+        facts, kpis = conn.execute(
+            "select (select sum(line_amount) from marts.fct_order_lines), (select sum(net_revenue) from marts.kpi_daily)"
+        ).fetchone()
+        state = conn.execute("select candidate_state from ops.publication").fetchone()[0]
+    assert negative_days == 0 and state == "published"
+    assert raw_lines == fact_lines and facts == kpis
+    # Each successful build removes its dagster-dbt target folder; a few failed builds' stay to be read.
+    assert len(list((dbt_project.project_dir / "target").glob("dbt_models-*"))) <= TARGET_FOLDERS_KEPT
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
