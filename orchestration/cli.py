@@ -17,6 +17,7 @@ from orchestration.stack import dagster_server, postgres, superset_server
 
 LOCATION_NAME = "ecommerce_analytics"
 PIPELINE_JOB = "full_pipeline"
+SKIPPED_FILES_SHOWN = 10
 RUN_SUCCEEDED_WITH_PROBLEMS = 3  # `ecom run`'s exit status when the run succeeded but a check failed as a warning
 
 
@@ -191,9 +192,14 @@ def _print_file_problems(mapping_errors: list[str], files: list[dict]) -> None:
     unmatched or loaded with quarantined rows (with their top reasons), and why files were skipped."""
     for error in mapping_errors:
         say(f"  mapping out of action: {error}")
+    skipped = [result for result in files if result["status"] == "skipped"]
+    for result in skipped[:SKIPPED_FILES_SHOWN]:
+        say(f"  skipped {result['file_name']}: {result['error']}")
+    if len(skipped) > SKIPPED_FILES_SHOWN:
+        say(f"  ... and {len(skipped) - SKIPPED_FILES_SHOWN} more skipped files, each loaded or rejected before")
     for result in files:
         name, status = result["file_name"], result["status"]
-        if status in ("rejected", "unmatched", "skipped"):
+        if status in ("rejected", "unmatched"):
             say(f"  {status} {name}: {result['error']}")
         elif result["rows_quarantined"]:
             reasons = "; ".join(f"{reason}: {rows} (e.g. line {line})" for reason, rows, line in result["top_reasons"])
