@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -35,7 +35,7 @@ from psycopg.copy import LibpqWriter
 
 from ingestion.readers import FileRejected, TextBatch, read_header, read_records
 from ingestion.sources import MappingError, MappingSet, SourceMapping
-from ingestion.transform import INSTANT, BatchMapper
+from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, BatchMapper
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
@@ -161,9 +161,10 @@ def load_landing(
     mappings: MappingSet,
     on_file: Callable[[FileResult], None] | None = None,
     reload: frozenset[str] = frozenset(),
+    earliest_order_date: date = EARLIEST_ORDER_DATE,
 ) -> LoadSummary:
     """Load every new file under `landing_dir`; files already in the manifest are skipped, unless
-    their name is in `reload`."""
+    their name is in `reload`. Lines ordered before `earliest_order_date` are quarantined."""
     results = []
     with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME) as conn:
         ensure_schema(conn)
@@ -172,14 +173,21 @@ def load_landing(
             if choice.mapping is None:
                 result = FileResult(path.name, "unmatched", error=choice.reason)
             else:
-                result = load_file(conn, path, choice.mapping, reload=path.name in reload)
+                result = load_file(conn, path, choice.mapping, reload=path.name in reload, earliest_order_date=earliest_order_date)
             results.append(result)
             if on_file:
                 on_file(result)
     return LoadSummary(results, mappings.errors)
 
 
-def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha: str | None = None, reload: bool = False) -> FileResult:
+def load_file(
+    conn: psycopg.Connection,
+    path: Path,
+    mapping: SourceMapping,
+    sha: str | None = None,
+    reload: bool = False,
+    earliest_order_date: date = EARLIEST_ORDER_DATE,
+) -> FileResult:
     started = time.monotonic()
     sha = sha or file_sha256(path)
     mapper: BatchMapper | None = None
@@ -194,7 +202,7 @@ def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha:
             # ordered_at is sent as UTC wall-clock time (see INSTANT).
             conn.execute("set local time zone 'UTC'")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id)
+            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id, earliest_order_date)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
@@ -269,14 +277,16 @@ class _PreparedBatch(NamedTuple):
     quarantined: _Copy  # the bad and malformed rows, into quarantine.order_lines
 
 
-def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int) -> tuple[int, int, int, BatchMapper]:
+def _load_rows(
+    conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int, earliest_order_date: date
+) -> tuple[int, int, int, BatchMapper]:
     """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders
     replaced, the mapper with its quarantine tally)."""
     stream = read_records(path, mapping)
     latest_ordered_at = pa.scalar(datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE, INSTANT)
     names = {"file_table": sql.Identifier("raw", f"order_lines_file_{file_id}"), "file_id": sql.Literal(file_id)}
     conn.execute(sql.SQL(CREATE_FILE_TABLE).format(**names, source=sql.Literal(mapping.name)))
-    mapper = BatchMapper(mapping, stream.header, latest_ordered_at)
+    mapper = BatchMapper(mapping, stream.header, latest_ordered_at, earliest_order_date)
     prepare = _BatchCopies(mapper, file_id, path.name, names["file_table"]).prepare
     loaded = quarantined = 0
     for prepared in _read_ahead(prepare(batch) for batch in stream.batches):

@@ -176,7 +176,10 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
             bar.update(1)
 
         mappings = load_mappings([settings.sources_dir])
-        summary = load_landing(settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload))
+        summary = load_landing(
+            settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload),
+            earliest_order_date=settings.earliest_order_date,
+        )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(
         f"files loaded {summary.count('loaded')}, rejected {summary.count('rejected')}, skipped {summary.count('skipped')}, "
@@ -210,7 +213,7 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings)
+    result = preview_file(path, mappings, earliest_order_date=settings.earliest_order_date)
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1
 

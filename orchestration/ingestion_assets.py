@@ -50,7 +50,9 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
             + (f": {result.error}" if result.error else "")
         )
 
-    summary = load_landing(url, landing_dir, load_mappings([settings.sources_dir]), on_file=report)
+    summary = load_landing(
+        url, landing_dir, load_mappings([settings.sources_dir]), on_file=report, earliest_order_date=settings.earliest_order_date
+    )
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
         check_results=[ingestion_problems_check(summary, settings.ingestion_problems)],

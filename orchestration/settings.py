@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -99,6 +100,8 @@ class Settings:
     source_timezone: str
     # How the raw asset's ingestion check fails when files were rejected or rows quarantined: warn | fail.
     ingestion_problems: str
+    # Order lines dated before this day are quarantined as implausible.
+    earliest_order_date: date
 
     @property
     def sources_dir(self) -> Path:
@@ -157,6 +160,7 @@ class Settings:
             "ECOM_LANDING_DIR": str(self.landing_dir),
             "ECOM_SOURCES_DIR": str(self.sources_dir),
             "ECOM_INGESTION_PROBLEMS": self.ingestion_problems,
+            "ECOM_EARLIEST_ORDER_DATE": self.earliest_order_date.isoformat(),
             "ECOM_PG_PORT": str(self.pg_port),
             "ECOM_DAGSTER_PORT": str(self.dagster_port),
             "ECOM_SUPERSET_PORT": str(self.superset_port),
@@ -216,6 +220,7 @@ def load_settings() -> Settings:
         reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
         ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
+        earliest_order_date=_earliest_order_date(_env("ECOM_EARLIEST_ORDER_DATE", "2000-01-01")),
     )
 
 
@@ -223,3 +228,10 @@ def _ingestion_problems(value: str) -> str:
     if value not in ("warn", "fail"):
         raise ValueError(f"ECOM_INGESTION_PROBLEMS is `warn` or `fail`, not {value!r}")
     return value
+
+
+def _earliest_order_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"ECOM_EARLIEST_ORDER_DATE is a date such as 2000-01-01, not {value!r}") from None

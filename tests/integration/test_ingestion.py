@@ -1,6 +1,7 @@
 """The loader against the real PostgreSQL: exactly once, corrections replace, bad rows explained."""
 
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_a_resent_order_replaces_its_lines_and_returns_add_up(scratch_warehouse,
         ("O1,2025-02-30T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is not a timestamp"),
         ("O1,2099-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is in the future"),
         ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,XYZ,DE,,", "unknown currency code"),
+        ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,Germany,,", "country is not an ISO 3166 code"),
+        ("O1,1999-12-31T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is before 2000-01-01"),
     ],
 )
 def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path, row, reason):
@@ -101,6 +104,19 @@ def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path
     assert rows(scratch_warehouse, "select source_line, reason, file_name from quarantine.order_lines") == [
         (3, reason, "orders_2025-01-01.csv")
     ]
+
+
+def test_the_earliest_order_date_is_the_caller_s_and_countries_are_codes_or_empty(scratch_warehouse, tmp_path):
+    write(
+        tmp_path / "orders_2024-06-01.csv",
+        "O1,2024-06-01T00:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,de,completed,web",
+        "O2,2024-05-31T23:59:59+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+        "O3,2024-06-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,,completed,web",
+    )
+    summary = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), earliest_order_date=date(2024, 6, 1))
+    assert (summary.rows_loaded, summary.rows_quarantined) == (2, 1)
+    assert rows(scratch_warehouse, "select order_id, country from raw.order_lines order by 1") == [("O1", "DE"), ("O3", None)]
+    assert rows(scratch_warehouse, "select source_line, reason from quarantine.order_lines") == [(3, "ordered_at is before 2024-06-01")]
 
 
 @pytest.mark.parametrize(

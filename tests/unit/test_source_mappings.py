@@ -3,7 +3,7 @@ transformation (templates, amounts, line totals, fill-forward, returns, timestam
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 from ingestion.loader import choose_mapping
 from ingestion.readers import read_records
 from ingestion.sources import SOURCES_DIR, MappingError, load_mapping, load_mappings
-from ingestion.transform import INSTANT, BatchMapper
+from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, ISO_COUNTRIES, BatchMapper
 
 LATEST = pa.scalar(datetime(2100, 1, 1), INSTANT)
 
@@ -24,13 +24,15 @@ def mapping_file(directory: Path, text: str, name: str = "shop.yaml") -> Path:
     return path
 
 
-def mapped(directory: Path, mapping_text: str, content: bytes | str, file_name: str = "export.csv") -> tuple[list[dict], list[tuple]]:
+def mapped(
+    directory: Path, mapping_text: str, content: bytes | str, file_name: str = "export.csv", earliest: date = EARLIEST_ORDER_DATE
+) -> tuple[list[dict], list[tuple]]:
     """(good lines as dicts, quarantined (line, reason)) of `content` read with the mapping."""
     mapping = load_mapping(mapping_file(directory, mapping_text))
     path = directory / file_name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     stream = read_records(path, mapping)
-    mapper = BatchMapper(mapping, stream.header, LATEST)
+    mapper = BatchMapper(mapping, stream.header, LATEST, earliest)
     lines, quarantined = [], []
     for batch in stream.batches:
         checked = mapper.check(batch)
@@ -178,6 +180,37 @@ def test_value_maps_translate_any_column_and_null_empties_it(tmp_path):
     text = text.replace("unit_price: Price", "unit_price: Price, status: State, country: Land")
     lines, _ = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,State,Land\nO1,2024-01-02,P1,1,2,paid,Germany\nO2,2024-01-02,P1,1,2,shipped,Nowhere\n")
     assert [(line["status"], line["country"]) for line in lines] == [("completed", "DE"), ("shipped", None)]
+
+
+def test_a_country_is_an_iso_code_after_the_value_map_or_empty(tmp_path):
+    text = BASE.replace("unit_price: Price", "unit_price: Price, country: Land") + "values:\n  country: {Germany: DE, Nowhere: null}\n"
+    countries = ["de", "Germany", "Nowhere", "", "XK", "ZZ", "Deutschland", "UK", "D"]
+    rows = [f"O{i},2024-01-02,P1,1,2,{country}" for i, country in enumerate(countries)]
+    lines, quarantined = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Land\n" + "\n".join(rows) + "\n")
+    assert [line["country"] for line in lines] == ["DE", "DE", None, None, "XK", "ZZ"]
+    assert quarantined == [(8, "country is not an ISO 3166 code"), (9, "country is not an ISO 3166 code"), (10, "country is not an ISO 3166 code")]
+
+
+def test_every_country_the_loader_accepts_passes_the_country_gate():
+    # expectations/suites.py checks country_performance.country_code for a length of 2.
+    assert all(len(code) == 2 and code.isupper() for code in ISO_COUNTRIES.to_pylist())
+    assert {"DE", "GB", "US", "ZZ"} <= set(ISO_COUNTRIES.to_pylist())
+
+
+def test_an_order_before_the_earliest_date_is_quarantined(tmp_path):
+    content = "Order,Date,SKU,Qty,Price\nO1,1999-12-31T23:59:59Z,P1,1,2\nO2,2000-01-01,P1,1,2\nO3,1970-01-01,P1,1,2\n"
+    lines, quarantined = mapped(tmp_path, BASE, content)
+    assert [line["order_id"] for line in lines] == ["O2"]
+    assert quarantined == [(2, "ordered_at is before 2000-01-01"), (4, "ordered_at is before 2000-01-01")]
+    lines, quarantined = mapped(tmp_path, BASE, content, earliest=date(1960, 6, 1))
+    assert len(lines) == 3 and quarantined == []
+
+
+def test_a_return_dated_outside_the_plausible_range_is_quarantined(tmp_path):
+    text = BASE + "returns: {when: {column: Status, equals: refunded}, keep_sale: true, dated: Refunded at}\n"
+    content = "Order,Date,SKU,Qty,Price,Status,Refunded at\nO1,2024-01-02,P1,1,2,refunded,1970-01-01\nO2,2024-01-02,P1,1,2,refunded,2999-01-01\n"
+    _, quarantined = mapped(tmp_path, text, content)
+    assert quarantined == [(2, "return date is before 2000-01-01"), (3, "return date is in the future")]
 
 
 def test_order_level_columns_are_filled_forward_within_an_order_and_across_batches(tmp_path, monkeypatch):
