@@ -34,7 +34,7 @@ from psycopg import sql
 from psycopg.copy import LibpqWriter
 
 from ingestion.readers import FileRejected, TextBatch, read_header, read_records
-from ingestion.sources import MappingError, MappingSet, SourceMapping
+from ingestion.sources import MappingError, MappingSet, SourceMapping, display_name
 from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, BatchMapper
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
@@ -171,9 +171,11 @@ def load_landing(
         for path in landed_files(landing_dir):
             choice = choose_mapping(path, mappings)
             if choice.mapping is None:
-                result = FileResult(path.name, "unmatched", error=choice.reason)
+                result = FileResult(display_name(path), "unmatched", error=choice.reason)
             else:
-                result = load_file(conn, path, choice.mapping, reload=path.name in reload, earliest_order_date=earliest_order_date)
+                # By its name on disk or as shown (a name with bytes that are not UTF-8 is shown with U+FFFD).
+                again = path.name in reload or display_name(path) in reload
+                result = load_file(conn, path, choice.mapping, reload=again, earliest_order_date=earliest_order_date)
             results.append(result)
             if on_file:
                 on_file(result)
@@ -190,13 +192,14 @@ def load_file(
 ) -> FileResult:
     started = time.monotonic()
     sha = sha or file_sha256(path)
+    name = display_name(path)
     mapper: BatchMapper | None = None
     try:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             # Looked up under the lock: a concurrent loader may just have loaded the same content.
             if not reload and (why := _previous_load(conn, sha, mapping)):
-                return FileResult(path.name, "skipped", error=why, source=mapping.name)
+                return FileResult(name, "skipped", error=why, source=mapping.name)
             # Safe for exactly-once: a commit lost in a crash loses its manifest row too, so the file reloads.
             conn.execute("set local synchronous_commit = off")
             # ordered_at is sent as UTC wall-clock time (see INSTANT).
@@ -212,8 +215,8 @@ def load_file(
         with conn.transaction():
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
         reasons = rejection.top_reasons if isinstance(rejection, QuarantineTooLarge) else []
-        return FileResult(path.name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
-    return FileResult(path.name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
+        return FileResult(name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
+    return FileResult(name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
 
 
 def _register(
@@ -222,7 +225,7 @@ def _register(
     row = conn.execute(
         "insert into ops.ingested_files (file_name, content_sha256, source, mapping_version, status, error, started_at)"
         " values (%s, %s, %s, %s, %s, %s, now()) returning file_id",
-        (path.name, sha, mapping.name, mapping.version, status, error),
+        (display_name(path), sha, mapping.name, mapping.version, status, error),
     ).fetchone()
     return row[0]
 
@@ -287,7 +290,7 @@ def _load_rows(
     names = {"file_table": sql.Identifier("raw", f"order_lines_file_{file_id}"), "file_id": sql.Literal(file_id)}
     conn.execute(sql.SQL(CREATE_FILE_TABLE).format(**names, source=sql.Literal(mapping.name)))
     mapper = BatchMapper(mapping, stream.header, latest_ordered_at, earliest_order_date)
-    prepare = _BatchCopies(mapper, file_id, path.name, names["file_table"]).prepare
+    prepare = _BatchCopies(mapper, file_id, display_name(path), names["file_table"]).prepare
     loaded = quarantined = 0
     for prepared in _read_ahead(prepare(batch) for batch in stream.batches):
         for copy in prepared:

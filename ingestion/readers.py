@@ -74,7 +74,17 @@ def open_bytes(path: Path) -> IO[bytes]:
 
 
 def _is_gzip(path: Path) -> bool:
-    return path.suffix == ".gz"
+    return path.suffix.lower() == ".gz"
+
+
+def _arrow_source(path: Path) -> str | IO[bytes]:
+    """`path` as Arrow opens it: by name, which Arrow takes as UTF-8, or else (a name with bytes that
+    are not UTF-8) as a file Python opened."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return open(path, "rb")
+    return str(path)
 
 
 def read_records(path: Path, mapping: SourceMapping) -> RecordStream:
@@ -94,7 +104,8 @@ def read_header(path: Path, mapping: SourceMapping) -> list[str] | None:
             return _csv_header(path, mapping)
         if file_format == "jsonl":
             return _jsonl_header(path)
-        return pq.ParquetFile(path).schema_arrow.names
+        with _parquet_file(path) as parquet:
+            return parquet.schema_arrow.names
     except (FileRejected, MappingError, OSError, EOFError, zlib.error, pa.ArrowException, ValueError):
         return None
 
@@ -257,7 +268,7 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
 def _csv_input(path: Path, mapping: SourceMapping):
     if mapping.csv.delimiter == WHITESPACE:
         return pa.PythonFile(_csv_bytes(path, mapping), mode="r")
-    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+    return pa.input_stream(_arrow_source(path), compression="gzip" if _is_gzip(path) else None)
 
 
 def _joined(blocks: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -360,22 +371,31 @@ def _json_text(value) -> str | None:
 def _read_parquet(path: Path, mapping: SourceMapping) -> RecordStream:
     if path.stat().st_size == 0:
         raise FileRejected("empty file: 0 bytes")
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise FileRejected(f"unreadable Parquet file: {error}") from error
-    header = parquet.schema_arrow.names
+    with _parquet_file(path) as parquet:
+        header = parquet.schema_arrow.names
     _reject_missing_columns(header, mapping)
-    return RecordStream(header, _parquet_batches(parquet, header))
+    return RecordStream(header, _parquet_batches(path, header))
 
 
-def _parquet_batches(parquet: pq.ParquetFile, header: list[str]) -> Iterator[TextBatch]:
-    first_line = 1
+@contextlib.contextmanager
+def _parquet_file(path: Path) -> Iterator[pq.ParquetFile]:
+    """The file opened as Parquet, closed afterwards; what Arrow cannot read in it rejects the file."""
+    source = _arrow_source(path)
     try:
+        with pq.ParquetFile(source) as parquet:
+            yield parquet
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
+        raise FileRejected(f"unreadable Parquet file: {error}") from error
+    finally:
+        if not isinstance(source, str):
+            source.close()
+
+
+def _parquet_batches(path: Path, header: list[str]) -> Iterator[TextBatch]:
+    first_line = 1
+    with _parquet_file(path) as parquet:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
             # Typed values are read as their text form (decimals keep their digits), like a CSV's.
             records = _string_batch([pc.cast(column, pa.string()) for column in batch.columns], header)
             yield TextBatch(records, pa.array(np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)))
             first_line += batch.num_rows
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
-        raise FileRejected(f"unreadable Parquet file: {error}") from error

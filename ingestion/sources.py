@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -342,15 +343,26 @@ class SourceMapping:
         return [name for name in self.spec.identify if name not in present]
 
     def matches_name(self, path: Path) -> bool:
-        return any(fnmatch.fnmatch(path.name, pattern) for pattern in self.spec.files)
+        # In any case: `ORDERS_EXPORT_1.CSV` is Shopify's file as a Windows tool may name it.
+        return any(fnmatch.fnmatch(path.name.lower(), pattern.lower()) for pattern in self.spec.files)
 
     def format_of(self, path: Path) -> str:
         if self.spec.format:
             return self.spec.format
         file_format = format_from_name(path)
         if file_format is None:
-            raise MappingError(f"{path.name}: cannot tell the format from the name; set `format:` in mapping {self.name}")
+            raise MappingError(f"{display_name(path)}: cannot tell the format from the name; set `format:` in mapping {self.name}")
         return file_format
+
+
+def display_name(path: Path) -> str:
+    """A file's name as text that can be stored and shown: bytes that are not UTF-8 (a name written
+    by another system; Python holds them as lone surrogates, which no database or terminal takes) and
+    control characters (a line break) become U+FFFD."""
+    return os.fsencode(path.name).decode("utf-8", errors="replace").translate(_UNPRINTABLE)
+
+
+_UNPRINTABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], "\ufffd")
 
 
 def format_from_name(path: Path) -> str | None:

@@ -158,11 +158,11 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
     from tqdm import tqdm
 
     from ingestion.loader import landed_files, load_landing
-    from ingestion.sources import load_mappings
+    from ingestion.sources import display_name, load_mappings
 
     ensure_warehouse(settings)
     files = landed_files(folder)
-    unknown = sorted(set(reload) - {path.name for path in files})
+    unknown = sorted(set(reload) - {path.name for path in files} - {display_name(path) for path in files})
     if unknown:
         say(f"--reload: not in {folder}: {', '.join(unknown)}")
         return 2

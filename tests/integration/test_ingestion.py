@@ -340,3 +340,40 @@ def test_a_file_no_mapping_reads_is_reported_with_its_header_and_the_rest_loads(
     assert [(f.file_name, f.status) for f in summary.files] == [("bestellungen.csv", "unmatched"), ("orders_2025-01-01.csv", "loaded")]
     assert "no source mapping matches its header [Bestellung, Datum, Menge]" in summary.files[0].error
     assert [f.file_name for f in summary.problems] == ["bestellungen.csv"]
+
+
+def test_any_file_name_loads_and_is_stored_readably(scratch_warehouse, tmp_path):
+    import gzip
+    import json
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    line = "O{n},2025-01-0{n}T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web"
+    # Bytes that are not UTF-8 (a name from a Latin-1 system), blanks, quotes and a line break.
+    odd = tmp_path / os.fsdecode(b"orders 1 \xe9t\xe9 'quoted\" \n.csv")
+    write(odd, line.format(n=1), "O9,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,0,9.90,EUR,DE,completed,web")
+    write(tmp_path / "ORDERS_2.CSV", line.format(n=2))
+    record = dict(zip(HEADER.split(","), line.format(n=3).split(","), strict=True))
+    with gzip.open(tmp_path / "orders_3.JSONL.GZ", "wt") as handle:
+        handle.write(json.dumps(record) + "\n")
+    columns = dict(zip(HEADER.split(","), line.format(n=4).split(","), strict=True))
+    with open(tmp_path / os.fsdecode(b"orders_4\xff.Parquet"), "wb") as handle:  # Arrow takes names as UTF-8 only
+        pq.write_table(pa.table({name: [value] for name, value in columns.items()}), handle)
+
+    summary = load(scratch_warehouse, tmp_path)
+    odd_name = "orders 1 \ufffdt\ufffd 'quoted\" \ufffd.csv"
+    assert sorted((f.file_name, f.status, f.rows_loaded) for f in summary.files) == [
+        ("ORDERS_2.CSV", "loaded", 1),
+        (odd_name, "loaded", 1),
+        ("orders_3.JSONL.GZ", "loaded", 1),
+        ("orders_4\ufffd.Parquet", "loaded", 1),
+    ]
+    assert rows(scratch_warehouse, "select file_name from ops.ingested_files order by 1") == [
+        ("ORDERS_2.CSV",), (odd_name,), ("orders_3.JSONL.GZ",), ("orders_4\ufffd.Parquet",)
+    ]
+    assert rows(scratch_warehouse, "select file_name, reason from quarantine.order_lines") == [(odd_name, "quantity is zero")]
+    # Loaded again on request by its name on disk or as shown.
+    again = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), reload=frozenset({odd_name, "orders_4\ufffd.Parquet"}))
+    assert sorted(f.file_name for f in again.files if f.status == "loaded") == [odd_name, "orders_4\ufffd.Parquet"]

@@ -12,7 +12,14 @@ import pytest
 
 from ingestion.loader import choose_mapping
 from ingestion.readers import read_records
-from ingestion.sources import SOURCES_DIR, MappingError, load_mapping, load_mappings
+from ingestion.sources import (
+    SOURCES_DIR,
+    MappingError,
+    display_name,
+    format_from_name,
+    load_mapping,
+    load_mappings,
+)
 from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, ISO_COUNTRIES, BatchMapper
 
 LATEST = pa.scalar(datetime(2100, 1, 1), INSTANT)
@@ -119,6 +126,15 @@ def test_demo_does_not_claim_shopifys_default_file_name():
     assert not demo.matches_name(Path("orders_export_1.csv"))
     assert demo.matches_name(Path("orders_2025-01-01.csv.gz"))
     assert all(load_mapping(path) for path in SOURCES_DIR.glob("*.yaml") if "extends" not in path.read_text())
+
+
+def test_file_names_in_any_case_and_with_any_bytes():
+    import os
+
+    assert display_name(Path(os.fsdecode(b"orders \xe9t\xe9 'q\" \n\x1b.csv"))) == "orders \ufffdt\ufffd 'q\" \ufffd\ufffd.csv"
+    assert display_name(Path("Ümlaut 2025.csv")) == "Ümlaut 2025.csv"
+    assert [format_from_name(Path(name)) for name in ("A.CSV", "a.JSONL.GZ", "a.Parquet", "a.TSV.Gz")] == ["csv", "jsonl", "parquet", "csv"]
+    assert load_mappings().by_name("shopify").matches_name(Path("ORDERS_EXPORT_1.CSV"))
 
 
 def test_templates_and_the_record_number_derive_ids(tmp_path):
