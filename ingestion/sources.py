@@ -356,10 +356,15 @@ class SourceMapping:
 
 
 def display_name(path: Path) -> str:
-    """A file's name as text that can be stored and shown: bytes that are not UTF-8 (a name written
+    """A file's name as text that can be stored and shown (`readable`)."""
+    return readable(path.name)
+
+
+def readable(file_system_text: str) -> str:
+    """A name or path as text that can be stored and shown: bytes that are not UTF-8 (a name written
     by another system; Python holds them as lone surrogates, which no database or terminal takes) and
     control characters (a line break) become U+FFFD."""
-    return os.fsencode(path.name).decode("utf-8", errors="replace").translate(_UNPRINTABLE)
+    return os.fsencode(file_system_text).decode("utf-8", errors="replace").translate(_UNPRINTABLE)
 
 
 _UNPRINTABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], "\ufffd")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingestion.loader import files_to_load, landed_files
+from ingestion.loader import files_to_load, scan_landing
 from ingestion.sources import load_mappings
 from orchestration.settings import load_settings
 
@@ -36,7 +36,7 @@ def landing_sensor_for(job) -> dg.SensorDefinition:
             return dg.SkipReason(f"{settings.landing_dir} does not exist")
         # The cursor keeps (size, mtime) per file: a quiet tick costs a directory listing, not reading files.
         seen: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
-        current = {str(path): [path.stat().st_size, path.stat().st_mtime_ns] for path in landed_files(settings.landing_dir)}
+        current = {str(path): [path.stat().st_size, path.stat().st_mtime_ns] for path in scan_landing(settings.landing_dir, settings.landing_stable_seconds).files}
         changed = sorted(path for path, state in current.items() if seen.get(path) != state)
         if not changed:
             return dg.SkipReason("no new files")

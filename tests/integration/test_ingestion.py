@@ -377,3 +377,87 @@ def test_any_file_name_loads_and_is_stored_readably(scratch_warehouse, tmp_path)
     # Loaded again on request by its name on disk or as shown.
     again = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), reload=frozenset({odd_name, "orders_4\ufffd.Parquet"}))
     assert sorted(f.file_name for f in again.files if f.status == "loaded") == [odd_name, "orders_4\ufffd.Parquet"]
+
+
+GOOD_LINE = "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web"
+
+
+def test_links_and_special_files_are_refused_not_followed_and_the_rest_loads(scratch_warehouse, tmp_path):
+    import os
+
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    landing.mkdir()
+    outside.mkdir()
+    write(outside / "orders_2025-01-01.csv", GOOD_LINE.replace("O1", "OUTSIDE"))
+    (landing / "orders_2025-01-01.csv").symlink_to(outside / "orders_2025-01-01.csv")
+    (landing / "shared").symlink_to(outside)
+    os.mkfifo(landing / "orders_2025-01-02.csv")  # reading it would wait for a writer for ever
+    write(landing / "orders_2025-01-03.csv", GOOD_LINE)
+
+    summary = load(scratch_warehouse, landing)
+    assert sorted((f.file_name, f.status) for f in summary.files) == [
+        ("orders_2025-01-01.csv", "refused"),
+        ("orders_2025-01-02.csv", "refused"),
+        ("orders_2025-01-03.csv", "loaded"),
+        ("shared", "refused"),
+    ]
+    assert {f.file_name for f in summary.problems} == {"orders_2025-01-01.csv", "orders_2025-01-02.csv", "shared"}
+    assert rows(scratch_warehouse, "select order_id from raw.order_lines") == [("O1",)]
+
+
+def test_a_file_still_being_written_waits_and_loads_once_stable(scratch_warehouse, tmp_path):
+    import threading
+    import time
+
+    # Written a moment ago and complete: the run waits out the stable time and loads it.
+    write(tmp_path / "orders_2025-01-01.csv", GOOD_LINE)
+    started = time.monotonic()
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    assert [(f.status, f.rows_loaded) for f in summary.files] == [("loaded", 1)]
+    assert time.monotonic() - started >= 0.5
+
+    # Still being written when the run looks: waiting, nothing of it loaded; a later run loads all of it.
+    growing = tmp_path / "orders_2025-01-02.csv"
+    write(growing, "O2,2025-01-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web")
+    stop = threading.Event()
+
+    def append() -> None:
+        number = 3
+        while not stop.wait(0.2):
+            with growing.open("a") as handle:
+                handle.write(f"O{number},2025-01-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web\n")
+            number += 1
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    finally:
+        stop.set()
+        writer.join()
+    assert [(f.file_name, f.status) for f in summary.files] == [("orders_2025-01-02.csv", "waiting"), ("orders_2025-01-01.csv", "skipped")]
+    assert "still being written" in summary.files[0].error
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines where file_id > 1") == [(0,)]
+    written = len(growing.read_text().splitlines()) - 1
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    assert [(f.status, f.rows_loaded) for f in summary.files] == [("skipped", 0), ("loaded", written)]
+
+
+def test_a_file_written_to_during_its_load_is_rolled_back_and_loaded_later(scratch_warehouse, tmp_path, monkeypatch):
+    import ingestion.loader
+
+    path = write(tmp_path / "orders_2025-01-01.csv", GOOD_LINE)
+    load_rows = ingestion.loader._load_rows
+
+    def load_rows_then_append(conn, path, *args):
+        loaded = load_rows(conn, path, *args)
+        with path.open("a") as handle:
+            handle.write(GOOD_LINE.replace("O1", "O2") + "\n")
+        return loaded
+
+    monkeypatch.setattr(ingestion.loader, "_load_rows", load_rows_then_append)
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.error) for f in summary.files] == [("waiting", "changed while it was being loaded: a later run loads it")]
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines union all select count(*) from ops.ingested_files") == [(0,), (0,)]
+    monkeypatch.undo()
+    assert load(scratch_warehouse, tmp_path).rows_loaded == 2 == len(path.read_text().splitlines()) - 1

@@ -52,3 +52,14 @@ def test_the_earliest_order_date_defaults_to_the_loader_s_and_is_checked(monkeyp
     monkeypatch.setenv("ECOM_EARLIEST_ORDER_DATE", "01.07.2015")
     with pytest.raises(ValueError, match="ECOM_EARLIEST_ORDER_DATE is a date such as 2000-01-01, not '01.07.2015'"):
         load_settings()
+
+
+def test_the_landing_folder_s_stable_time_is_a_number_of_seconds(monkeypatch):
+    monkeypatch.delenv("ECOM_LANDING_STABLE_SECONDS", raising=False)
+    assert load_settings().landing_stable_seconds == 5
+    monkeypatch.setenv("ECOM_LANDING_STABLE_SECONDS", "0.5")
+    assert load_settings().stack_env()["ECOM_LANDING_STABLE_SECONDS"] == "0.5"
+    for wrong in ("-1", "soon", "inf"):
+        monkeypatch.setenv("ECOM_LANDING_STABLE_SECONDS", wrong)
+        with pytest.raises(ValueError, match="ECOM_LANDING_STABLE_SECONDS is a number of seconds"):
+            load_settings()
