@@ -198,21 +198,35 @@ def _previous_load(conn: psycopg.Connection, sha: str, mapping: SourceMapping) -
     return f"rejected before by mapping {mapping.name}@{version}: {error}; fix the file or the mapping (`ecom preview FILE`) to retry"
 
 
-def files_to_load(conninfo: str, paths: list[Path], mappings: MappingSet) -> tuple[list[Path], dict[Path, str]]:
-    """Which of `paths` a run would act on, and why each other one would be skipped. A run acts on
-    files that no mapping reads (to report them) and on files whose content is neither loaded nor
-    rejected by the current version of their mapping."""
-    act_on, skipped = [], {}
+@dataclass(frozen=True)
+class PendingFiles:
+    """What a run would do with some landed files, found without loading them."""
+
+    to_load: list[Path]  # content the manifest has neither loaded nor rejected by its mapping's current version
+    to_report: dict[Path, str]  # no mapping reads it, or it cannot be read: a run can only report it
+    skipped: dict[Path, str]  # the manifest has it already: why a run would skip it
+
+
+def pending_files(conninfo: str, paths: list[Path], mappings: MappingSet) -> PendingFiles:
+    """What a run would do with each of `paths`, by their headers and the manifest (ops.ingested_files)."""
+    pending = PendingFiles([], {}, {})
     with psycopg.connect(conninfo) as conn:
         ensure_schema(conn)
         for path in paths:
-            mapping = mapping_for(path, mappings)
-            why = None if mapping is None else _previous_load(conn, file_sha256(path), mapping)
+            choice = choose_mapping(path, mappings)
+            if choice.mapping is None:
+                pending.to_report[path] = choice.reason
+                continue
+            try:
+                why = _previous_load(conn, file_sha256(path), choice.mapping)
+            except OSError as error:
+                pending.to_report[path] = f"cannot be read: {error.strerror or error}"
+                continue
             if why is None:
-                act_on.append(path)
+                pending.to_load.append(path)
             else:
-                skipped[path] = why
-    return act_on, skipped
+                pending.skipped[path] = why
+    return pending
 
 
 def load_landing(
@@ -265,7 +279,7 @@ def load_file(
     started = time.monotonic()
     name = display_name(path)
     try:
-        before = _file_state(path)
+        before = file_state(path)
         sha = sha or file_sha256(path)
     except OSError as error:  # gone since the folder was listed, or not readable by this user
         return FileResult(name, "refused", error=f"cannot be read: {error.strerror or error}", source=mapping.name)
@@ -287,12 +301,12 @@ def load_file(
                 " finished_at = clock_timestamp() where file_id = %s",
                 (loaded, quarantined, replaced, file_id),
             )
-            if _file_state(path) != before:  # rolls the load back: what was read may be half old, half new
+            if file_state(path) != before:  # rolls the load back: what was read may be half old, half new
                 raise _ChangedWhileLoading
     except _ChangedWhileLoading:
         return _changed_while_loading(name, mapping, started)
     except (FileRejected, MappingError) as rejection:
-        if _file_state(path) != before:  # perhaps rejected for what was only half written
+        if file_state(path) != before:  # perhaps rejected for what was only half written
             return _changed_while_loading(name, mapping, started)
         with conn.transaction():
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
@@ -310,7 +324,7 @@ def _changed_while_loading(name: str, mapping: SourceMapping, started: float) ->
     return FileResult(name, "waiting", seconds=time.monotonic() - started, error=why, source=mapping.name)
 
 
-def _file_state(path: Path) -> tuple[int, int, int]:
+def file_state(path: Path) -> tuple[int, int, int]:
     """What changes when a file is written to: its size, mtime and ctime. A file gone is a change too."""
     try:
         status = path.stat()

@@ -461,6 +461,13 @@ class MappingSet:
     def by_name(self, name: str) -> SourceMapping | None:
         return next((mapping for mapping in self.mappings if mapping.name == name), None)
 
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever a mapping is added, removed, changed or out of action: then a file no
+        mapping read, or one a mapping rejected, may load now."""
+        versions = sorted(f"{mapping.name}@{mapping.version}" for mapping in self.mappings)
+        return hashlib.sha256("\0".join([*versions, *sorted(self.errors)]).encode()).hexdigest()[:16]
+
     def choose(self, path: Path, header_of) -> Choice:
         """The mapping whose `identify` columns the file's header has; among several, one that extends
         another wins over it, then the one whose `files` globs match the name, then the most specific

@@ -59,3 +59,17 @@ def test_an_old_modification_time_does_not_make_a_fresh_copy_stable(tmp_path):
 def test_a_folder_that_cannot_be_listed_is_reported(tmp_path):
     found = scan_landing(tmp_path / "missing")
     assert found.files == [] and found.refused == {tmp_path / "missing": "cannot be listed: No such file or directory"}
+
+
+def test_the_sensor_s_cursor_keeps_handled_files_while_they_and_the_mappings_stay_the_same():
+    from orchestration.sensors import LandingCursor
+
+    states = {"/l/a.csv": [10, 1, 1], "/l/b.csv": [20, 2, 2]}
+    cursor = LandingCursor.parse(None, "m1").advanced(states, ["/l/a.csv"])
+    assert cursor.unhandled(states) == ["/l/b.csv"]
+    assert cursor.unhandled({**states, "/l/a.csv": [11, 3, 3]}) == ["/l/a.csv", "/l/b.csv"]  # written to again
+    assert LandingCursor.parse(cursor.dumps(), "m1") == cursor
+    assert LandingCursor.parse(cursor.dumps(), "m2").unhandled(states) == ["/l/a.csv", "/l/b.csv"]  # a mapping changed
+    assert cursor.advanced({"/l/b.csv": [20, 2, 2]}, []).handled == {}  # a.csv is gone
+    # A cursor of the sensor before: every file's size and mtime, whether loaded or not.
+    assert LandingCursor.parse('{"/l/a.csv": [10, 1]}', "m1").unhandled(states) == ["/l/a.csv", "/l/b.csv"]
