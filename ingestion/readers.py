@@ -374,7 +374,10 @@ def _read_parquet(path: Path, mapping: SourceMapping) -> RecordStream:
     with _parquet_file(path) as parquet:
         header = parquet.schema_arrow.names
     _reject_missing_columns(header, mapping)
-    return RecordStream(header, _parquet_batches(path, header))
+    # Only the columns the mapping reads: others may hold what has no text form (structs, lists).
+    wanted = set(mapping.export_columns())
+    read = [name for name in header if name.strip() in wanted]
+    return RecordStream(read, _parquet_batches(path, read))
 
 
 @contextlib.contextmanager
@@ -391,11 +394,38 @@ def _parquet_file(path: Path) -> Iterator[pq.ParquetFile]:
             source.close()
 
 
-def _parquet_batches(path: Path, header: list[str]) -> Iterator[TextBatch]:
+def _parquet_batches(path: Path, columns: list[str]) -> Iterator[TextBatch]:
     first_line = 1
     with _parquet_file(path) as parquet:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            # Typed values are read as their text form (decimals keep their digits), like a CSV's.
-            records = _string_batch([pc.cast(column, pa.string()) for column in batch.columns], header)
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            records = _string_batch([_parquet_text(column, name) for column, name in zip(batch.columns, columns, strict=True)], columns)
             yield TextBatch(records, pa.array(np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)))
             first_line += batch.num_rows
+
+
+def _parquet_text(column: pa.Array, name: str) -> pa.Array:
+    """A typed column as the text a CSV would hold: decimals keep their digits, timestamps are ISO
+    8601 (with their offset if they have a time zone), floats plain decimals."""
+    kind = column.type
+    if pa.types.is_nested(kind):
+        raise FileRejected(f"column {name} holds {kind}, not one value per row")
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        # pandas writes nanoseconds; timestamps are read to the microsecond, as PostgreSQL keeps them.
+        column = column.cast(pa.timestamp("us", kind.tz), safe=False)
+    if pa.types.is_floating(kind):
+        return _float_text(column)
+    return pc.cast(column, pa.string())
+
+
+def _float_text(floats: pa.Array) -> pa.Array:
+    """Floats as plain decimal text. Arrow writes tiny ones with an exponent (`1e-7`), which no amount
+    pattern reads: those become decimals of 8 places, the most an amount is computed with (a unit
+    price is stored to the cent). Huge ones keep theirs: they exceed every column's limit anyway."""
+    text = pc.cast(floats, pa.string())
+    tiny = pc.fill_null(pc.and_(pc.match_substring(text, "e-"), pc.less(pc.abs(floats), 1)), False)
+    if not pc.any(tiny).as_py():
+        return text
+    hundred_millionths = pc.cast(pc.round(pc.multiply(pc.abs(floats), 1e8)), pa.int64())
+    sign = pc.if_else(pc.less(floats, 0), "-", "")
+    plain = pc.binary_join_element_wise(sign, "0.", pc.utf8_lpad(pc.cast(hundred_millionths, pa.string()), 8, "0"), "")
+    return pc.if_else(tiny, pc.replace_substring_regex(plain, r"\.?0+$", ""), text)

@@ -461,3 +461,42 @@ def test_a_file_written_to_during_its_load_is_rolled_back_and_loaded_later(scrat
     assert rows(scratch_warehouse, "select count(*) from raw.order_lines union all select count(*) from ops.ingested_files") == [(0,), (0,)]
     monkeypatch.undo()
     assert load(scratch_warehouse, tmp_path).rows_loaded == 2 == len(path.read_text().splitlines()) - 1
+
+
+def test_parquet_as_pandas_writes_it_loads_nanoseconds_nested_columns_and_floats(scratch_warehouse, tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            # Nanoseconds, as pandas writes timestamps by default (before 3.0, and still for many sources).
+            "ordered_at": pd.to_datetime(["2025-01-01 10:00:00.123456789", "2025-01-02 11:00:00", "2025-01-03 12:00:00"], format="ISO8601").astype("datetime64[ns]"),
+            "product_id": ["P1", "P2", "P3"],
+            "quantity": [2.0, 1.0, 3.0],
+            "unit_price": [9.9, 1e-07, 0.1 + 0.2],
+            "currency": ["EUR", "EUR", "EUR"],
+            "shipped_at": pd.to_datetime(["2025-01-02 10:00:00"] * 3).astype("datetime64[ns]").tz_localize("Europe/Berlin"),
+            # Columns no mapping reads, of types that have no text form.
+            "address": [{"city": "Berlin", "zip": "10115"}] * 3,
+            "tags": [["gift", "rush"], [], ["b2b"]],
+        }
+    )
+    frame.to_parquet(tmp_path / "orders_2025-01-01.parquet")
+    assert str(pq.read_schema(tmp_path / "orders_2025-01-01.parquet").field("ordered_at").type) == "timestamp[ns]"
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 3, 0)], summary.files
+    assert rows(
+        scratch_warehouse,
+        "select order_id, to_char(ordered_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), quantity, unit_price::text"
+        " from raw.order_lines order by 1",
+    ) == [
+        ("O1", "2025-01-01 10:00:00.123456", 2, "9.90"),
+        ("O2", "2025-01-02 11:00:00.000000", 1, "0.00"),
+        ("O3", "2025-01-03 12:00:00.000000", 3, "0.30"),
+    ]
+
+    frame.drop(columns="quantity").rename(columns={"address": "quantity"}).to_parquet(tmp_path / "orders_2025-01-02.parquet")
+    (rejected,) = [f for f in load(scratch_warehouse, tmp_path).files if f.file_name == "orders_2025-01-02.parquet"]
+    assert rejected.status == "rejected"
+    assert rejected.error == "column quantity holds struct<city: string, zip: string>, not one value per row"

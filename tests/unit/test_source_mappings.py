@@ -137,6 +137,27 @@ def test_file_names_in_any_case_and_with_any_bytes():
     assert load_mappings().by_name("shopify").matches_name(Path("ORDERS_EXPORT_1.CSV"))
 
 
+def test_typed_parquet_columns_are_read_as_text_a_csv_would_hold(tmp_path):
+    import io
+
+    import pyarrow.parquet as pq
+
+    instants = pa.array([datetime(2024, 1, 2, 10, 0, 0, 123456)] * 3, pa.timestamp("us")).cast(pa.timestamp("ns", "Europe/Berlin"))
+    table = pa.table({
+        "Order": ["O1", "O2", "O3"], "Date": instants, "SKU": ["P1", "P2", "P3"],
+        "Qty": pa.array([2.0, 1.0, 1.5]), "Price": pa.array([9.9, 1e-07, -2.5e-07]),
+        "Unused": pa.array([{"a": 1}, None, {"a": 2}]),
+    })
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    lines, quarantined = mapped(tmp_path, BASE, buffer.getvalue(), file_name="export.parquet")
+    assert [(line["quantity"], line["unit_price"], str(line["ordered_at"])) for line in lines] == [
+        ("2", "9.9", "2024-01-02 10:00:00.123456"),
+        ("1", "0.0000001", "2024-01-02 10:00:00.123456"),
+    ]
+    assert quarantined == [(3, "quantity is not an integer")]
+
+
 def test_templates_and_the_record_number_derive_ids(tmp_path):
     text = BASE.replace("order_id: Order", 'order_id: {template: "{Customer}-{Date}"}').replace(
         "product_id: SKU", 'product_id: {template: "line-{@line}"}'
