@@ -36,6 +36,10 @@ BATCH_ROWS = 100_000
 # Arrow parses a CSV in blocks of bytes and reads some 30 blocks ahead: small blocks keep that
 # buffer small; they are joined into batches of BATCH_ROWS.
 CSV_BLOCK_BYTES = 1 << 20
+# Arrow cannot parse a record larger than a block: a file with one is read again in blocks this many
+# times as large, up to the largest (a record of several MB loads; normal files keep small blocks).
+CSV_BLOCK_GROWTH = 4
+LARGEST_CSV_BLOCK_BYTES = 64 << 20
 HEADER_PEEK_BYTES = 1 << 16
 WHITESPACE_CHUNK_BYTES = 1 << 20
 HEADER_PEEK_LINES = 20
@@ -219,8 +223,11 @@ class _WhitespaceDelimited(io.RawIOBase):
 def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Iterator[TextBatch]:
     options = mapping.csv
     malformed: list[MalformedRecord] = []
+    reported_up_to = 0  # the line of the last malformed record handed out: reading again meets it again
 
     def quarantine(row: pa_csv.InvalidRow) -> str:
+        if row.number <= reported_up_to:
+            return "skip"
         text = io.StringIO(row.text, newline="")
         try:
             fields = next(csv.reader(text, delimiter=options.parsed_delimiter, quotechar=options.quote, strict=True), [])
@@ -230,39 +237,62 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
         malformed.append(MalformedRecord(row.number, reason, {"fields": fields}))
         return "skip"
 
-    # Positional names: a header may repeat a name, or have blank ones.
-    names = [str(position) for position in range(len(header))]
     skipped_positions: list[int] = []  # 0-based positions, among all records, of the malformed ones
     good_so_far = 0
-    try:
-        reader = pa_csv.open_csv(
-            _csv_input(path, mapping),
-            # One thread: Arrow only numbers the malformed rows when it parses serially, and the
-            # other core is busy with PostgreSQL anyway.
-            read_options=pa_csv.ReadOptions(
-                use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1, encoding=options.python_encoding
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=quarantine
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
-            ),
-        )
-        for records in _joined(reader):
-            skipped_positions += [record.source_line - FIRST_CSV_RECORD_LINE for record in malformed]
-            lines = _csv_record_lines(good_so_far, records.num_rows, skipped_positions)
-            yield TextBatch(records.rename_columns(header), lines, malformed=malformed.copy())
+    block_bytes = CSV_BLOCK_BYTES
+    while True:
+        try:
+            for records in _joined(_after(_csv_reader(path, mapping, len(header), block_bytes, quarantine), good_so_far)):
+                skipped_positions += [record.source_line - FIRST_CSV_RECORD_LINE for record in malformed]
+                lines = _csv_record_lines(good_so_far, records.num_rows, skipped_positions)
+                yield TextBatch(records.rename_columns(header), lines, malformed=malformed.copy())
+                reported_up_to = max([reported_up_to, *(record.source_line for record in malformed)])
+                malformed.clear()
+                good_so_far += records.num_rows
+            break
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error):
+                problem = f"not valid {options.encoding}" if "invalid UTF8" in str(error) else "unreadable CSV"
+                raise FileRejected(f"{problem}: {error}") from error
+            if block_bytes >= LARGEST_CSV_BLOCK_BYTES:
+                raise FileRejected(
+                    f"unreadable CSV: after the first {good_so_far:,} records, a record of more than"
+                    f" {LARGEST_CSV_BLOCK_BYTES / (1 << 20):g} MiB, or a quote that never closes"
+                ) from error
+            # A record larger than a block: read the file again in larger blocks, from where it was.
+            block_bytes *= CSV_BLOCK_GROWTH
             malformed.clear()
-            good_so_far += records.num_rows
-    except pa.ArrowInvalid as error:
-        problem = f"not valid {options.encoding}" if "invalid UTF8" in str(error) else "unreadable CSV"
-        raise FileRejected(f"{problem}: {error}") from error
-    except UnicodeDecodeError as error:
-        raise FileRejected(f"not valid {options.encoding}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise FileRejected(f"not valid {options.encoding}: {error}") from error
     if malformed:  # in the last block, after its last good record
         empty = _string_batch([pa.array([], pa.string())] * len(header), header)
         yield TextBatch(empty, pa.array([], pa.int64()), malformed=malformed.copy())
+
+
+def _csv_reader(path: Path, mapping: SourceMapping, columns: int, block_bytes: int, invalid_row_handler) -> pa_csv.CSVStreamingReader:
+    options = mapping.csv
+    # Positional names: a header may repeat a name, or have blank ones.
+    names = [str(position) for position in range(columns)]
+    return pa_csv.open_csv(
+        _csv_input(path, mapping),
+        # One thread: Arrow only numbers the malformed rows when it parses serially, and the
+        # other core is busy with PostgreSQL anyway.
+        read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1, encoding=options.python_encoding),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=invalid_row_handler
+        ),
+        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+
+
+def _after(blocks: Iterator[pa.RecordBatch], count: int) -> Iterator[pa.RecordBatch]:
+    """The records of `blocks` after the first `count` (those an earlier reading handed out)."""
+    for block in blocks:
+        if count >= block.num_rows:
+            count -= block.num_rows
+            continue
+        yield block.slice(count)
+        count = 0
 
 
 def _csv_input(path: Path, mapping: SourceMapping):

@@ -500,3 +500,21 @@ def test_parquet_as_pandas_writes_it_loads_nanoseconds_nested_columns_and_floats
     (rejected,) = [f for f in load(scratch_warehouse, tmp_path).files if f.file_name == "orders_2025-01-02.parquet"]
     assert rejected.status == "rejected"
     assert rejected.error == "column quantity holds struct<city: string, zip: string>, not one value per row"
+
+
+def test_a_csv_field_of_several_megabytes_loads(scratch_warehouse, tmp_path):
+    name = "A very long product description. " * 150_000  # 5 MB, five times Arrow's first block size
+    write(
+        tmp_path / "orders_2025-01-01.csv",
+        *[GOOD_LINE.replace("O1", f"O{i}") for i in range(1, 2001)],
+        f'B1,2025-01-01T10:00:00+00:00,C1,P1,"{name}",Home,1,9.90,EUR,DE,completed,web',
+        "M1,2025-01-01,too,few",
+        GOOD_LINE.replace("O1", "Z1"),
+    )
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 2002, 1)]
+    assert rows(scratch_warehouse, "select order_id, source_line, length(product_name) from raw.order_lines where order_id in ('B1', 'Z1') order by 1") == [
+        ("B1", 2002, len(name.strip())),
+        ("Z1", 2004, 3),
+    ]
+    assert rows(scratch_warehouse, "select source_line from quarantine.order_lines") == [(2003,)]

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from ingestion.loader import choose_mapping
-from ingestion.readers import read_records
+from ingestion.readers import FileRejected, read_records
 from ingestion.sources import (
     SOURCES_DIR,
     MappingError,
@@ -326,8 +326,32 @@ def test_the_whitespace_reader_holds_a_run_of_blanks_across_chunks(tmp_path, mon
     assert quarantined == [] and [line["product_id"] for line in lines] == [f"P{i}" for i in range(1, 30)]
 
 
-def test_a_file_repeating_a_column_the_mapping_reads_is_rejected(tmp_path):
-    from ingestion.readers import FileRejected
+def test_a_record_larger_than_a_csv_block_is_read_in_larger_blocks_from_where_it_was(tmp_path, monkeypatch):
+    import ingestion.readers
 
+    monkeypatch.setattr(ingestion.readers, "CSV_BLOCK_BYTES", 256)
+    monkeypatch.setattr(ingestion.readers, "BATCH_ROWS", 8)
+    text = BASE.replace("unit_price: Price", "unit_price: Price, product_name: Name")
+    rows = [f"O{i},2024-01-02,P1,1,2,Mug" for i in range(40)]
+    rows[10] = 'B1,2024-01-02,P1,1,2,"' + "a long name, " * 100 + '"'  # 1.3 kB: read again in 1 kiB blocks
+    rows[5] = rows[30] = "M,2024-01-02,too,few"
+    lines, quarantined = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Name\n" + "\n".join(rows) + "\n")
+    assert [line["order_id"] for line in lines] == [row.split(",")[0] for row in rows if not row.startswith("M")]
+    assert [line["source_line"] for line in lines if line["order_id"] in ("O4", "O6", "B1", "O31")] == [6, 8, 12, 33]
+    assert [line for line, _ in quarantined] == [7, 32]
+
+    monkeypatch.setattr(ingestion.readers, "CSV_BLOCK_BYTES", 128)
+    monkeypatch.setattr(ingestion.readers, "LARGEST_CSV_BLOCK_BYTES", 512)
+    with pytest.raises(FileRejected, match="after the first 9 records, a record of more than 0.00048828[0-9]* MiB, or a quote that never closes"):
+        mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Name\n" + "\n".join(rows) + "\n")
+
+
+def test_a_quote_that_never_closes_rejects_the_file(tmp_path):
+    content = "Order,Date,SKU,Qty,Price\nO1,2024-01-02,P1,1,2\nO2,2024-01-02,\"P1,1,2\n" + "O3,2024-01-02,P1,1,2\n" * 100_000
+    with pytest.raises(FileRejected, match="unreadable CSV"):
+        mapped(tmp_path, BASE, content)
+
+
+def test_a_file_repeating_a_column_the_mapping_reads_is_rejected(tmp_path):
     with pytest.raises(FileRejected, match="named more than once in the header: Qty"):
         mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Qty,Price\nO1,2024-01-02,P1,1,1,2\n")
