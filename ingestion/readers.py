@@ -19,6 +19,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
@@ -43,6 +44,10 @@ LARGEST_CSV_BLOCK_BYTES = 64 << 20
 HEADER_PEEK_BYTES = 1 << 16
 WHITESPACE_CHUNK_BYTES = 1 << 20
 HEADER_PEEK_LINES = 20
+# A JSON number further from 1 than this many powers of ten makes its line malformed: no column holds
+# it, PostgreSQL's numeric (the quarantine's jsonb) cannot store 1e999999999, and written out it
+# would take a gigabyte.
+MAX_JSON_EXPONENT = 1000
 FIRST_CSV_RECORD_LINE = 2  # the header is line 1 (Parquet has none: its first record is line 1)
 
 
@@ -354,7 +359,7 @@ def _jsonl_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Ite
             if not line.strip():
                 continue
             try:
-                record = json.loads(line, parse_constant=_not_json)
+                record = json.loads(line, parse_constant=_not_json, parse_float=_json_number, parse_int=_json_number)
             except json.JSONDecodeError as error:
                 malformed.append(MalformedRecord(number, f"malformed JSON: {error.msg}", {"line": line}))
                 continue
@@ -389,10 +394,26 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise FileRejected(f"not valid UTF-8 at line {number}: {error}") from error
 
 
+def _json_number(text: str) -> Decimal:
+    """A JSON number as a decimal, with the digits it was written with (a float would turn 0.1 into
+    0.1000000000000000055...)."""
+    number = Decimal(text)
+    if not number.is_zero() and abs(number.adjusted()) > MAX_JSON_EXPONENT:
+        raise json.JSONDecodeError(f"the number {text[:20]} is out of range", text, 0)
+    return number
+
+
 def _json_text(value) -> str | None:
+    """A JSON value as the text a CSV would hold it in: a number as a plain decimal (`2.0` is `2`,
+    `1e-07` is `0.0000001`), `true`/`false`, an object or array as JSON."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value, default=float)
+    return str(value)
 
 
 # --- Parquet -----------------------------------------------------------------------------------

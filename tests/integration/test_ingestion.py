@@ -518,3 +518,38 @@ def test_a_csv_field_of_several_megabytes_loads(scratch_warehouse, tmp_path):
         ("Z1", 2004, 3),
     ]
     assert rows(scratch_warehouse, "select source_line from quarantine.order_lines") == [(2003,)]
+
+
+def test_json_lines_numbers_are_numbers_and_a_byte_order_mark_is_ignored(scratch_warehouse, tmp_path):
+    import codecs
+    import json
+
+    base = {"ordered_at": "2025-01-01T10:00:00Z", "product_id": "P1", "currency": "EUR"}
+    records = [
+        {"order_id": "O1", "quantity": 2.0, "unit_price": 1e-07},
+        {"order_id": 17850.0, "quantity": 1, "unit_price": 12.5},
+        {"order_id": "O3", "quantity": 1e2, "unit_price": 2.50},
+        {"order_id": "O4", "quantity": 1.5, "unit_price": 2},
+        {"order_id": "O5", "quantity": 1, "unit_price": 1.5},
+        {"order_id": "O6", "quantity": 1, "unit_price": 1e30},
+        {"order_id": "O7", "quantity": 7, "unit_price": 1},
+    ]
+    lines = [json.dumps(base | record) for record in records]
+    # As other writers write them, and a number no float holds.
+    lines[2] = lines[2].replace("100.0", "1E+2").replace("2.5", "2.50")
+    lines[4] = lines[4].replace("1.5", "1e999999999")
+    lines[6] = lines[6].replace('"quantity": 7', '"quantity": ' + "7" * 5000)  # more digits than Python reads as an int
+    (tmp_path / "orders_2025-01-01.jsonl").write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 3, 4)]
+    assert rows(scratch_warehouse, "select order_id, quantity, unit_price::text from raw.order_lines order by source_line") == [
+        ("O1", 2, "0.00"),
+        ("17850", 1, "12.50"),
+        ("O3", 100, "2.50"),
+    ]
+    assert rows(scratch_warehouse, "select source_line, reason from quarantine.order_lines order by 1") == [
+        (4, "quantity is not an integer"),
+        (5, "malformed JSON: the number 1e999999999 is out of range"),
+        (6, "unit_price is not a number"),
+        (7, "malformed JSON: the number 77777777777777777777 is out of range"),
+    ]
