@@ -17,6 +17,7 @@ import itertools
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -143,7 +144,9 @@ def _reject_missing_columns(present: list[str], mapping: SourceMapping) -> None:
     missing = [name for name in mapping.required_export_columns() if name not in names]
     if missing:
         raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in mapping.export_columns()})
+    # Any repeated name, read or not: which of them holds what the name says cannot be told. Blank
+    # names (a spreadsheet's unused columns) may repeat.
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name)
     if repeated:
         raise FileRejected(f"column(s) named more than once in the header: {', '.join(repeated)}")
 

@@ -104,7 +104,7 @@ class BatchMapper:
 
     def __post_init__(self) -> None:
         names = [name.strip() for name in self.header]
-        # The first of repeated names: the reader rejects a file that repeats a name the mapping reads.
+        # The first of repeated names: only blank ones may repeat (the reader rejects a file repeating another).
         self._positions = {name: names.index(name) for name in reversed(names)}
 
     def check(self, batch: TextBatch) -> CheckedBatch:

@@ -126,6 +126,8 @@ def test_the_earliest_order_date_is_the_caller_s_and_countries_are_codes_or_empt
         ((HEADER + "\n").encode(), "empty file"),
         (b"order_id,ordered_at,quantity,unit_price\nO1,2025-01-01,1,2.00\n", "missing required column"),
         ((HEADER + "\nO1,2025-01-01T10:00:00,C1,P1,Caf\xe9,Home,1,9.90,EUR,DE,,\n").encode("latin-1"), "UTF8"),
+        # A column no mapping reads, named twice: which is which cannot be told.
+        ((HEADER + ",note,note\nO1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,,a,b\n").encode(), "named more than once in the header: note"),
     ],
 )
 def test_broken_files_are_rejected_and_the_others_still_load(scratch_warehouse, tmp_path, content, message):
@@ -553,3 +555,14 @@ def test_json_lines_numbers_are_numbers_and_a_byte_order_mark_is_ignored(scratch
         (6, "unit_price is not a number"),
         (7, "malformed JSON: the number 77777777777777777777 is out of range"),
     ]
+
+
+def test_a_parquet_file_naming_a_column_twice_is_rejected(scratch_warehouse, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [*HEADER.split(","), "note", "note"]
+    values = [*GOOD_LINE.split(","), "a", "b"]
+    pq.write_table(pa.Table.from_arrays([pa.array([value]) for value in values], names=names), tmp_path / "orders_2025-01-01.parquet")
+    (result,) = load(scratch_warehouse, tmp_path).files
+    assert (result.status, result.error) == ("rejected", "column(s) named more than once in the header: note")

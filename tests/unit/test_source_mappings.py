@@ -352,6 +352,10 @@ def test_a_quote_that_never_closes_rejects_the_file(tmp_path):
         mapped(tmp_path, BASE, content)
 
 
-def test_a_file_repeating_a_column_the_mapping_reads_is_rejected(tmp_path):
+def test_a_file_repeating_any_column_name_is_rejected_blank_ones_may_repeat(tmp_path):
     with pytest.raises(FileRejected, match="named more than once in the header: Qty"):
         mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Qty,Price\nO1,2024-01-02,P1,1,1,2\n")
+    with pytest.raises(FileRejected, match="named more than once in the header: Note, Region$"):
+        mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Price,Note,Region, Note,Region\nO1,2024-01-02,P1,1,2,a,b,c,d\n")
+    lines, _ = mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Price,,, \nO1,2024-01-02,P1,1,2,,,\n")
+    assert [line["order_id"] for line in lines] == ["O1"]
