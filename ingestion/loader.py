@@ -48,6 +48,7 @@ from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, BatchMapper
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
 LOAD_LOCK_KEY = 7_310_001
+SCHEMA_LOCK_KEY = 7_310_002
 APPLICATION_NAME = "ecom-ingestion"
 HASH_CHUNK_BYTES = 1 << 20
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -105,7 +106,10 @@ class LoadSummary:
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    conn.execute(SCHEMA_SQL.read_text())
+    with conn.transaction():
+        # Two loaders starting at once on a new warehouse would both create its tables, and one fail.
+        conn.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        conn.execute(SCHEMA_SQL.read_text())
 
 
 def file_sha256(path: Path) -> str:
@@ -309,6 +313,10 @@ def load_file(
         if file_state(path) != before:  # perhaps rejected for what was only half written
             return _changed_while_loading(name, mapping, started)
         with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+            # A concurrent loader may have rejected the same content since this one looked.
+            if not reload and (why := _previous_load(conn, sha, mapping)):
+                return FileResult(name, "skipped", error=why, source=mapping.name)
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
         reasons = rejection.top_reasons if isinstance(rejection, QuarantineTooLarge) else []
         return FileResult(name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)

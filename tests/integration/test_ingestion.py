@@ -566,3 +566,67 @@ def test_a_parquet_file_naming_a_column_twice_is_rejected(scratch_warehouse, tmp
     pq.write_table(pa.Table.from_arrays([pa.array([value]) for value in values], names=names), tmp_path / "orders_2025-01-01.parquet")
     (result,) = load(scratch_warehouse, tmp_path).files
     assert (result.status, result.error) == ("rejected", "column(s) named more than once in the header: note")
+
+
+LOAD_AT = """
+import json, sys, time
+from pathlib import Path
+from ingestion.loader import load_landing
+from ingestion.sources import load_mappings
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+summary = load_landing(sys.argv[1], Path(sys.argv[2]), load_mappings())
+print(json.dumps([[result.file_name, result.status, result.rows_loaded] for result in summary.files]))
+"""
+
+
+def test_loaders_starting_at_once_on_a_new_warehouse_create_its_tables_once(scratch_warehouse):
+    import threading
+
+    from ingestion.loader import ensure_schema
+
+    connections = [psycopg.connect(scratch_warehouse, autocommit=True) for _ in range(4)]
+    together = threading.Barrier(len(connections))
+    errors = []
+
+    def start(conn) -> None:
+        together.wait()
+        try:
+            ensure_schema(conn)
+        except psycopg.Error as error:  # without a lock: duplicate key value violates pg_type_typname_nsp_index
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(conn,)) for conn in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for conn in connections:
+        conn.close()
+    assert errors == []
+    assert rows(scratch_warehouse, "select to_regclass('ops.ingested_files') is not null, to_regclass('raw.order_lines') is not null") == [(True, True)]
+
+
+def test_two_loads_at_once_never_crash_and_load_each_file_once(scratch_warehouse, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from ingestion.demo_data import generate_orders
+
+    report = generate_orders(tmp_path, orders=3000, days=6, seed=3)
+    (tmp_path / "orders_2025-02-01.csv").write_text("order_id,ordered_at\n")  # rejected by one, skipped by the other
+    start = str(time.time() + 3)  # both start together, on a warehouse without any table yet
+    loaders = [
+        subprocess.Popen([sys.executable, "-c", LOAD_AT, scratch_warehouse, str(tmp_path), start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = [loader.communicate(timeout=300) for loader in loaders]
+    assert [loader.returncode for loader in loaders] == [0, 0], [err[-3000:] for _, err in outcomes]
+    results = [{name: (status, loaded) for name, status, loaded in json.loads(out)} for out, _ in outcomes]
+    for name in [*(generated.path.name for generated in report.files), "orders_2025-02-01.csv"]:
+        # One of them loaded or rejected it; the other waited for it and skipped it.
+        assert sorted(result[name][0] for result in results) in (["loaded", "skipped"], ["rejected", "skipped"]), name
+    assert sum(loaded for result in results for _, loaded in result.values()) == report.lines
+    files = len(report.files) + 1
+    assert rows(scratch_warehouse, "select count(*), count(distinct file_name) from ops.ingested_files") == [(files, files)]
