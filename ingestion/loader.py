@@ -19,11 +19,13 @@ Steps 2-5 and the manifest row are one transaction: a crash leaves nothing behin
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -34,12 +36,19 @@ from psycopg import sql
 from psycopg.copy import LibpqWriter
 
 from ingestion.readers import FileRejected, TextBatch, read_header, read_records
-from ingestion.sources import MappingError, MappingSet, SourceMapping
-from ingestion.transform import INSTANT, BatchMapper
+from ingestion.sources import (
+    MappingError,
+    MappingSet,
+    SourceMapping,
+    display_name,
+    readable,
+)
+from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, BatchMapper
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
 LOAD_LOCK_KEY = 7_310_001
+SCHEMA_LOCK_KEY = 7_310_002
 APPLICATION_NAME = "ecom-ingestion"
 HASH_CHUNK_BYTES = 1 << 20
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -51,12 +60,13 @@ RELOAD_HINT = "ecom ingest --reload"
 @dataclass(frozen=True)
 class FileResult:
     file_name: str
-    status: str  # loaded | rejected | skipped | unmatched (no mapping reads it)
+    # loaded | rejected | skipped | unmatched (no mapping reads it) | waiting (still being written) | refused (not read)
+    status: str
     rows_loaded: int = 0
     rows_quarantined: int = 0
     orders_replaced: int = 0
     seconds: float = 0.0
-    error: str | None = None  # why it was rejected, skipped or unmatched
+    error: str | None = None  # why it was not loaded
     source: str | None = None
     top_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # (quarantine reason, rows, example line)
 
@@ -83,8 +93,8 @@ class LoadSummary:
 
     @property
     def problems(self) -> list[FileResult]:
-        """The files a person should look at: rejected, unmatched, or loaded with quarantined rows."""
-        return [r for r in self.files if r.status in ("rejected", "unmatched") or (r.status == "loaded" and r.rows_quarantined)]
+        """The files a person should look at: rejected, unmatched, refused, or loaded with quarantined rows."""
+        return [r for r in self.files if r.status in ("rejected", "unmatched", "refused") or (r.status == "loaded" and r.rows_quarantined)]
 
     def top_reasons(self, count: int = 5) -> list[tuple[str, int]]:
         """The most frequent quarantine reasons over the loaded files."""
@@ -96,7 +106,10 @@ class LoadSummary:
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    conn.execute(SCHEMA_SQL.read_text())
+    with conn.transaction():
+        # Two loaders starting at once on a new warehouse would both create its tables, and one fail.
+        conn.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        conn.execute(SCHEMA_SQL.read_text())
 
 
 def file_sha256(path: Path) -> str:
@@ -107,9 +120,60 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def landed_files(landing_dir: Path) -> list[Path]:
-    """Files in name order: exports are named by date, so corrections load after what they correct."""
-    return sorted(path for path in landing_dir.rglob("*") if path.is_file() and not path.name.startswith("."))
+@dataclass(frozen=True)
+class Landing:
+    """What a landing folder holds: the files to load, and the entries that are not (yet), with why."""
+
+    files: list[Path]  # regular files, unchanged for the stable time, in name order
+    waiting: dict[Path, float]  # changed less than the stable time ago (seconds since): still being written
+    refused: dict[Path, str]  # neither read nor followed: symbolic links, special files, folders that cannot be listed
+
+    def results(self, stable_seconds: float) -> list[FileResult]:
+        """The waiting and refused entries, reported as a load reports files."""
+        waiting = [
+            FileResult(display_name(path), "waiting", error=f"still being written (changed {age:.1f} s ago): loaded once unchanged for {stable_seconds:g} s")
+            for path, age in self.waiting.items()
+        ]
+        return waiting + [FileResult(display_name(path), "refused", error=why) for path, why in self.refused.items()]
+
+
+def scan_landing(landing_dir: Path, stable_seconds: float = 0) -> Landing:
+    """The files under `landing_dir`, in name order (exports are named by date, so corrections load
+    after what they correct). Names starting with a dot are ignored: upload tools write their partial
+    files so. Only what is inside the folder is read: a symbolic link, to a file or a folder, is
+    refused, not followed, and so is anything that is not a regular file (a named pipe would block a
+    reader for ever). A file whose inode changed less than `stable_seconds` ago is still being
+    written: it waits. The inode's change time (ctime) moves with every write, also with one that
+    then sets an old modification time, as `cp -p` does."""
+    files: list[Path] = []
+    waiting: dict[Path, float] = {}
+    refused: dict[Path, str] = {}
+
+    def unlistable(error: OSError) -> None:
+        refused[Path(error.filename)] = f"cannot be listed: {error.strerror}"
+
+    now = time.time()
+    for folder, subfolders, names in os.walk(landing_dir, onerror=unlistable):
+        # os.walk lists a link to a folder among the folders, and does not descend into it.
+        links = [name for name in subfolders if os.path.islink(os.path.join(folder, name))]
+        subfolders[:] = [name for name in subfolders if not name.startswith(".") and name not in links]
+        for name in [*links, *names]:
+            if name.startswith("."):
+                continue
+            path = Path(folder, name)
+            try:
+                status = path.lstat()
+            except FileNotFoundError:  # gone since the folder was listed
+                continue
+            if stat.S_ISLNK(status.st_mode):
+                refused[path] = f"a symbolic link (to {readable(os.readlink(path))}): not followed; put the file itself in the landing folder"
+            elif not stat.S_ISREG(status.st_mode):
+                refused[path] = "not a regular file (a named pipe, socket or device): not read"
+            elif now - status.st_ctime < stable_seconds:
+                waiting[path] = max(now - status.st_ctime, 0.0)
+            else:
+                files.append(path)
+    return Landing(sorted(files), dict(sorted(waiting.items())), dict(sorted(refused.items())))
 
 
 def choose_mapping(path: Path, mappings: MappingSet):
@@ -138,21 +202,35 @@ def _previous_load(conn: psycopg.Connection, sha: str, mapping: SourceMapping) -
     return f"rejected before by mapping {mapping.name}@{version}: {error}; fix the file or the mapping (`ecom preview FILE`) to retry"
 
 
-def files_to_load(conninfo: str, paths: list[Path], mappings: MappingSet) -> tuple[list[Path], dict[Path, str]]:
-    """Which of `paths` a run would act on, and why each other one would be skipped. A run acts on
-    files that no mapping reads (to report them) and on files whose content is neither loaded nor
-    rejected by the current version of their mapping."""
-    act_on, skipped = [], {}
+@dataclass(frozen=True)
+class PendingFiles:
+    """What a run would do with some landed files, found without loading them."""
+
+    to_load: list[Path]  # content the manifest has neither loaded nor rejected by its mapping's current version
+    to_report: dict[Path, str]  # no mapping reads it, or it cannot be read: a run can only report it
+    skipped: dict[Path, str]  # the manifest has it already: why a run would skip it
+
+
+def pending_files(conninfo: str, paths: list[Path], mappings: MappingSet) -> PendingFiles:
+    """What a run would do with each of `paths`, by their headers and the manifest (ops.ingested_files)."""
+    pending = PendingFiles([], {}, {})
     with psycopg.connect(conninfo) as conn:
         ensure_schema(conn)
         for path in paths:
-            mapping = mapping_for(path, mappings)
-            why = None if mapping is None else _previous_load(conn, file_sha256(path), mapping)
+            choice = choose_mapping(path, mappings)
+            if choice.mapping is None:
+                pending.to_report[path] = choice.reason
+                continue
+            try:
+                why = _previous_load(conn, file_sha256(path), choice.mapping)
+            except OSError as error:
+                pending.to_report[path] = f"cannot be read: {error.strerror or error}"
+                continue
             if why is None:
-                act_on.append(path)
+                pending.to_load.append(path)
             else:
-                skipped[path] = why
-    return act_on, skipped
+                pending.skipped[path] = why
+    return pending
 
 
 def load_landing(
@@ -161,51 +239,106 @@ def load_landing(
     mappings: MappingSet,
     on_file: Callable[[FileResult], None] | None = None,
     reload: frozenset[str] = frozenset(),
+    earliest_order_date: date = EARLIEST_ORDER_DATE,
+    stable_seconds: float = 0,
 ) -> LoadSummary:
     """Load every new file under `landing_dir`; files already in the manifest are skipped, unless
-    their name is in `reload`."""
-    results = []
+    their name is in `reload`. Lines ordered before `earliest_order_date` are quarantined. A file
+    that changed less than `stable_seconds` ago is still being written: it is left for a later run
+    (0: the caller knows that every file is complete)."""
+    landing = scan_landing(landing_dir, stable_seconds)
+    if landing.waiting:
+        # Most files still being written a moment ago (a copy, an export) are complete a moment
+        # later: waiting for them once loads them in this run rather than the next.
+        time.sleep(stable_seconds - min(landing.waiting.values()))
+        landing = scan_landing(landing_dir, stable_seconds)
+    results = landing.results(stable_seconds)
+    for result in results:
+        if on_file:
+            on_file(result)
     with psycopg.connect(conninfo, autocommit=True, application_name=APPLICATION_NAME) as conn:
         ensure_schema(conn)
-        for path in landed_files(landing_dir):
+        for path in landing.files:
             choice = choose_mapping(path, mappings)
             if choice.mapping is None:
-                result = FileResult(path.name, "unmatched", error=choice.reason)
+                result = FileResult(display_name(path), "unmatched", error=choice.reason)
             else:
-                result = load_file(conn, path, choice.mapping, reload=path.name in reload)
+                # By its name on disk or as shown (a name with bytes that are not UTF-8 is shown with U+FFFD).
+                again = path.name in reload or display_name(path) in reload
+                result = load_file(conn, path, choice.mapping, reload=again, earliest_order_date=earliest_order_date)
             results.append(result)
             if on_file:
                 on_file(result)
     return LoadSummary(results, mappings.errors)
 
 
-def load_file(conn: psycopg.Connection, path: Path, mapping: SourceMapping, sha: str | None = None, reload: bool = False) -> FileResult:
+def load_file(
+    conn: psycopg.Connection,
+    path: Path,
+    mapping: SourceMapping,
+    sha: str | None = None,
+    reload: bool = False,
+    earliest_order_date: date = EARLIEST_ORDER_DATE,
+) -> FileResult:
     started = time.monotonic()
-    sha = sha or file_sha256(path)
+    name = display_name(path)
+    try:
+        before = file_state(path)
+        sha = sha or file_sha256(path)
+    except OSError as error:  # gone since the folder was listed, or not readable by this user
+        return FileResult(name, "refused", error=f"cannot be read: {error.strerror or error}", source=mapping.name)
     mapper: BatchMapper | None = None
     try:
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
             # Looked up under the lock: a concurrent loader may just have loaded the same content.
             if not reload and (why := _previous_load(conn, sha, mapping)):
-                return FileResult(path.name, "skipped", error=why, source=mapping.name)
+                return FileResult(name, "skipped", error=why, source=mapping.name)
             # Safe for exactly-once: a commit lost in a crash loses its manifest row too, so the file reloads.
             conn.execute("set local synchronous_commit = off")
             # ordered_at is sent as UTC wall-clock time (see INSTANT).
             conn.execute("set local time zone 'UTC'")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id)
+            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id, earliest_order_date)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
                 (loaded, quarantined, replaced, file_id),
             )
+            if file_state(path) != before:  # rolls the load back: what was read may be half old, half new
+                raise _ChangedWhileLoading
+    except _ChangedWhileLoading:
+        return _changed_while_loading(name, mapping, started)
     except (FileRejected, MappingError) as rejection:
+        if file_state(path) != before:  # perhaps rejected for what was only half written
+            return _changed_while_loading(name, mapping, started)
         with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(%s)", (LOAD_LOCK_KEY,))
+            # A concurrent loader may have rejected the same content since this one looked.
+            if not reload and (why := _previous_load(conn, sha, mapping)):
+                return FileResult(name, "skipped", error=why, source=mapping.name)
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
         reasons = rejection.top_reasons if isinstance(rejection, QuarantineTooLarge) else []
-        return FileResult(path.name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
-    return FileResult(path.name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
+        return FileResult(name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
+    return FileResult(name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
+
+
+class _ChangedWhileLoading(Exception):
+    """The file was written to during its load."""
+
+
+def _changed_while_loading(name: str, mapping: SourceMapping, started: float) -> FileResult:
+    why = "changed while it was being loaded: a later run loads it"
+    return FileResult(name, "waiting", seconds=time.monotonic() - started, error=why, source=mapping.name)
+
+
+def file_state(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is written to: its size, mtime and ctime. A file gone is a change too."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return (-1, -1, -1)
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
 def _register(
@@ -214,7 +347,7 @@ def _register(
     row = conn.execute(
         "insert into ops.ingested_files (file_name, content_sha256, source, mapping_version, status, error, started_at)"
         " values (%s, %s, %s, %s, %s, %s, now()) returning file_id",
-        (path.name, sha, mapping.name, mapping.version, status, error),
+        (display_name(path), sha, mapping.name, mapping.version, status, error),
     ).fetchone()
     return row[0]
 
@@ -269,15 +402,17 @@ class _PreparedBatch(NamedTuple):
     quarantined: _Copy  # the bad and malformed rows, into quarantine.order_lines
 
 
-def _load_rows(conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int) -> tuple[int, int, int, BatchMapper]:
+def _load_rows(
+    conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int, earliest_order_date: date
+) -> tuple[int, int, int, BatchMapper]:
     """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders
     replaced, the mapper with its quarantine tally)."""
     stream = read_records(path, mapping)
     latest_ordered_at = pa.scalar(datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE, INSTANT)
     names = {"file_table": sql.Identifier("raw", f"order_lines_file_{file_id}"), "file_id": sql.Literal(file_id)}
     conn.execute(sql.SQL(CREATE_FILE_TABLE).format(**names, source=sql.Literal(mapping.name)))
-    mapper = BatchMapper(mapping, stream.header, latest_ordered_at)
-    prepare = _BatchCopies(mapper, file_id, path.name, names["file_table"]).prepare
+    mapper = BatchMapper(mapping, stream.header, latest_ordered_at, earliest_order_date)
+    prepare = _BatchCopies(mapper, file_id, display_name(path), names["file_table"]).prepare
     loaded = quarantined = 0
     for prepared in _read_ahead(prepare(batch) for batch in stream.batches):
         for copy in prepared:

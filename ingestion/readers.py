@@ -17,8 +17,10 @@ import itertools
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
@@ -36,9 +38,17 @@ BATCH_ROWS = 100_000
 # Arrow parses a CSV in blocks of bytes and reads some 30 blocks ahead: small blocks keep that
 # buffer small; they are joined into batches of BATCH_ROWS.
 CSV_BLOCK_BYTES = 1 << 20
+# Arrow cannot parse a record larger than a block: a file with one is read again in blocks this many
+# times as large, up to the largest (a record of several MB loads; normal files keep small blocks).
+CSV_BLOCK_GROWTH = 4
+LARGEST_CSV_BLOCK_BYTES = 64 << 20
 HEADER_PEEK_BYTES = 1 << 16
 WHITESPACE_CHUNK_BYTES = 1 << 20
 HEADER_PEEK_LINES = 20
+# A JSON number further from 1 than this many powers of ten makes its line malformed: no column holds
+# it, PostgreSQL's numeric (the quarantine's jsonb) cannot store 1e999999999, and written out it
+# would take a gigabyte.
+MAX_JSON_EXPONENT = 1000
 FIRST_CSV_RECORD_LINE = 2  # the header is line 1 (Parquet has none: its first record is line 1)
 
 
@@ -74,7 +84,17 @@ def open_bytes(path: Path) -> IO[bytes]:
 
 
 def _is_gzip(path: Path) -> bool:
-    return path.suffix == ".gz"
+    return path.suffix.lower() == ".gz"
+
+
+def _arrow_source(path: Path) -> str | IO[bytes]:
+    """`path` as Arrow opens it: by name, which Arrow takes as UTF-8, or else (a name with bytes that
+    are not UTF-8) as a file Python opened."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return open(path, "rb")
+    return str(path)
 
 
 def read_records(path: Path, mapping: SourceMapping) -> RecordStream:
@@ -94,7 +114,8 @@ def read_header(path: Path, mapping: SourceMapping) -> list[str] | None:
             return _csv_header(path, mapping)
         if file_format == "jsonl":
             return _jsonl_header(path)
-        return pq.ParquetFile(path).schema_arrow.names
+        with _parquet_file(path) as parquet:
+            return parquet.schema_arrow.names
     except (FileRejected, MappingError, OSError, EOFError, zlib.error, pa.ArrowException, ValueError):
         return None
 
@@ -123,7 +144,9 @@ def _reject_missing_columns(present: list[str], mapping: SourceMapping) -> None:
     missing = [name for name in mapping.required_export_columns() if name not in names]
     if missing:
         raise FileRejected(f"missing required column(s): {', '.join(missing)}")
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in mapping.export_columns()})
+    # Any repeated name, read or not: which of them holds what the name says cannot be told. Blank
+    # names (a spreadsheet's unused columns) may repeat.
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1 and name)
     if repeated:
         raise FileRejected(f"column(s) named more than once in the header: {', '.join(repeated)}")
 
@@ -208,8 +231,11 @@ class _WhitespaceDelimited(io.RawIOBase):
 def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Iterator[TextBatch]:
     options = mapping.csv
     malformed: list[MalformedRecord] = []
+    reported_up_to = 0  # the line of the last malformed record handed out: reading again meets it again
 
     def quarantine(row: pa_csv.InvalidRow) -> str:
+        if row.number <= reported_up_to:
+            return "skip"
         text = io.StringIO(row.text, newline="")
         try:
             fields = next(csv.reader(text, delimiter=options.parsed_delimiter, quotechar=options.quote, strict=True), [])
@@ -219,45 +245,68 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
         malformed.append(MalformedRecord(row.number, reason, {"fields": fields}))
         return "skip"
 
-    # Positional names: a header may repeat a name, or have blank ones.
-    names = [str(position) for position in range(len(header))]
     skipped_positions: list[int] = []  # 0-based positions, among all records, of the malformed ones
     good_so_far = 0
-    try:
-        reader = pa_csv.open_csv(
-            _csv_input(path, mapping),
-            # One thread: Arrow only numbers the malformed rows when it parses serially, and the
-            # other core is busy with PostgreSQL anyway.
-            read_options=pa_csv.ReadOptions(
-                use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=names, skip_rows=1, encoding=options.python_encoding
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=quarantine
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
-            ),
-        )
-        for records in _joined(reader):
-            skipped_positions += [record.source_line - FIRST_CSV_RECORD_LINE for record in malformed]
-            lines = _csv_record_lines(good_so_far, records.num_rows, skipped_positions)
-            yield TextBatch(records.rename_columns(header), lines, malformed=malformed.copy())
+    block_bytes = CSV_BLOCK_BYTES
+    while True:
+        try:
+            for records in _joined(_after(_csv_reader(path, mapping, len(header), block_bytes, quarantine), good_so_far)):
+                skipped_positions += [record.source_line - FIRST_CSV_RECORD_LINE for record in malformed]
+                lines = _csv_record_lines(good_so_far, records.num_rows, skipped_positions)
+                yield TextBatch(records.rename_columns(header), lines, malformed=malformed.copy())
+                reported_up_to = max([reported_up_to, *(record.source_line for record in malformed)])
+                malformed.clear()
+                good_so_far += records.num_rows
+            break
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error):
+                problem = f"not valid {options.encoding}" if "invalid UTF8" in str(error) else "unreadable CSV"
+                raise FileRejected(f"{problem}: {error}") from error
+            if block_bytes >= LARGEST_CSV_BLOCK_BYTES:
+                raise FileRejected(
+                    f"unreadable CSV: after the first {good_so_far:,} records, a record of more than"
+                    f" {LARGEST_CSV_BLOCK_BYTES / (1 << 20):g} MiB, or a quote that never closes"
+                ) from error
+            # A record larger than a block: read the file again in larger blocks, from where it was.
+            block_bytes *= CSV_BLOCK_GROWTH
             malformed.clear()
-            good_so_far += records.num_rows
-    except pa.ArrowInvalid as error:
-        problem = f"not valid {options.encoding}" if "invalid UTF8" in str(error) else "unreadable CSV"
-        raise FileRejected(f"{problem}: {error}") from error
-    except UnicodeDecodeError as error:
-        raise FileRejected(f"not valid {options.encoding}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise FileRejected(f"not valid {options.encoding}: {error}") from error
     if malformed:  # in the last block, after its last good record
         empty = _string_batch([pa.array([], pa.string())] * len(header), header)
         yield TextBatch(empty, pa.array([], pa.int64()), malformed=malformed.copy())
 
 
+def _csv_reader(path: Path, mapping: SourceMapping, columns: int, block_bytes: int, invalid_row_handler) -> pa_csv.CSVStreamingReader:
+    options = mapping.csv
+    # Positional names: a header may repeat a name, or have blank ones.
+    names = [str(position) for position in range(columns)]
+    return pa_csv.open_csv(
+        _csv_input(path, mapping),
+        # One thread: Arrow only numbers the malformed rows when it parses serially, and the
+        # other core is busy with PostgreSQL anyway.
+        read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1, encoding=options.python_encoding),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=invalid_row_handler
+        ),
+        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+
+
+def _after(blocks: Iterator[pa.RecordBatch], count: int) -> Iterator[pa.RecordBatch]:
+    """The records of `blocks` after the first `count` (those an earlier reading handed out)."""
+    for block in blocks:
+        if count >= block.num_rows:
+            count -= block.num_rows
+            continue
+        yield block.slice(count)
+        count = 0
+
+
 def _csv_input(path: Path, mapping: SourceMapping):
     if mapping.csv.delimiter == WHITESPACE:
         return pa.PythonFile(_csv_bytes(path, mapping), mode="r")
-    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+    return pa.input_stream(_arrow_source(path), compression="gzip" if _is_gzip(path) else None)
 
 
 def _joined(blocks: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -313,7 +362,7 @@ def _jsonl_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Ite
             if not line.strip():
                 continue
             try:
-                record = json.loads(line, parse_constant=_not_json)
+                record = json.loads(line, parse_constant=_not_json, parse_float=_json_number, parse_int=_json_number)
             except json.JSONDecodeError as error:
                 malformed.append(MalformedRecord(number, f"malformed JSON: {error.msg}", {"line": line}))
                 continue
@@ -348,10 +397,26 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
                 raise FileRejected(f"not valid UTF-8 at line {number}: {error}") from error
 
 
+def _json_number(text: str) -> Decimal:
+    """A JSON number as a decimal, with the digits it was written with (a float would turn 0.1 into
+    0.1000000000000000055...)."""
+    number = Decimal(text)
+    if not number.is_zero() and abs(number.adjusted()) > MAX_JSON_EXPONENT:
+        raise json.JSONDecodeError(f"the number {text[:20]} is out of range", text, 0)
+    return number
+
+
 def _json_text(value) -> str | None:
+    """A JSON value as the text a CSV would hold it in: a number as a plain decimal (`2.0` is `2`,
+    `1e-07` is `0.0000001`), `true`/`false`, an object or array as JSON."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    if isinstance(value, Decimal):
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value, default=float)
+    return str(value)
 
 
 # --- Parquet -----------------------------------------------------------------------------------
@@ -360,22 +425,61 @@ def _json_text(value) -> str | None:
 def _read_parquet(path: Path, mapping: SourceMapping) -> RecordStream:
     if path.stat().st_size == 0:
         raise FileRejected("empty file: 0 bytes")
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise FileRejected(f"unreadable Parquet file: {error}") from error
-    header = parquet.schema_arrow.names
+    with _parquet_file(path) as parquet:
+        header = parquet.schema_arrow.names
     _reject_missing_columns(header, mapping)
-    return RecordStream(header, _parquet_batches(parquet, header))
+    # Only the columns the mapping reads: others may hold what has no text form (structs, lists).
+    wanted = set(mapping.export_columns())
+    read = [name for name in header if name.strip() in wanted]
+    return RecordStream(read, _parquet_batches(path, read))
 
 
-def _parquet_batches(parquet: pq.ParquetFile, header: list[str]) -> Iterator[TextBatch]:
-    first_line = 1
+@contextlib.contextmanager
+def _parquet_file(path: Path) -> Iterator[pq.ParquetFile]:
+    """The file opened as Parquet, closed afterwards; what Arrow cannot read in it rejects the file."""
+    source = _arrow_source(path)
     try:
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            # Typed values are read as their text form (decimals keep their digits), like a CSV's.
-            records = _string_batch([pc.cast(column, pa.string()) for column in batch.columns], header)
-            yield TextBatch(records, pa.array(np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)))
-            first_line += batch.num_rows
+        with pq.ParquetFile(source) as parquet:
+            yield parquet
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as error:
         raise FileRejected(f"unreadable Parquet file: {error}") from error
+    finally:
+        if not isinstance(source, str):
+            source.close()
+
+
+def _parquet_batches(path: Path, columns: list[str]) -> Iterator[TextBatch]:
+    first_line = 1
+    with _parquet_file(path) as parquet:
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            records = _string_batch([_parquet_text(column, name) for column, name in zip(batch.columns, columns, strict=True)], columns)
+            yield TextBatch(records, pa.array(np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)))
+            first_line += batch.num_rows
+
+
+def _parquet_text(column: pa.Array, name: str) -> pa.Array:
+    """A typed column as the text a CSV would hold: decimals keep their digits, timestamps are ISO
+    8601 (with their offset if they have a time zone), floats plain decimals."""
+    kind = column.type
+    if pa.types.is_nested(kind):
+        raise FileRejected(f"column {name} holds {kind}, not one value per row")
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        # pandas writes nanoseconds; timestamps are read to the microsecond, as PostgreSQL keeps them.
+        column = column.cast(pa.timestamp("us", kind.tz), safe=False)
+    if pa.types.is_floating(kind):
+        return _float_text(column)
+    return pc.cast(column, pa.string())
+
+
+def _float_text(floats: pa.Array) -> pa.Array:
+    """Floats as plain decimal text. Arrow writes tiny ones with an exponent (`1e-7`), which no amount
+    pattern reads: those become decimals of 8 places, the most an amount is computed with (a unit
+    price is stored to the cent). Huge ones keep theirs: they exceed every column's limit anyway."""
+    text = pc.cast(floats, pa.string())
+    tiny = pc.fill_null(pc.and_(pc.match_substring(text, "e-"), pc.less(pc.abs(floats), 1)), False)
+    if not pc.any(tiny).as_py():
+        return text
+    hundred_millionths = pc.cast(pc.round(pc.multiply(pc.abs(floats), 1e8)), pa.int64())
+    sign = pc.if_else(pc.less(floats, 0), "-", "")
+    plain = pc.binary_join_element_wise(sign, "0.", pc.utf8_lpad(pc.cast(hundred_millionths, pa.string()), 8, "0"), "")
+    return pc.if_else(tiny, pc.replace_substring_regex(plain, r"\.?0+$", ""), text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -342,15 +343,31 @@ class SourceMapping:
         return [name for name in self.spec.identify if name not in present]
 
     def matches_name(self, path: Path) -> bool:
-        return any(fnmatch.fnmatch(path.name, pattern) for pattern in self.spec.files)
+        # In any case: `ORDERS_EXPORT_1.CSV` is Shopify's file as a Windows tool may name it.
+        return any(fnmatch.fnmatch(path.name.lower(), pattern.lower()) for pattern in self.spec.files)
 
     def format_of(self, path: Path) -> str:
         if self.spec.format:
             return self.spec.format
         file_format = format_from_name(path)
         if file_format is None:
-            raise MappingError(f"{path.name}: cannot tell the format from the name; set `format:` in mapping {self.name}")
+            raise MappingError(f"{display_name(path)}: cannot tell the format from the name; set `format:` in mapping {self.name}")
         return file_format
+
+
+def display_name(path: Path) -> str:
+    """A file's name as text that can be stored and shown (`readable`)."""
+    return readable(path.name)
+
+
+def readable(file_system_text: str) -> str:
+    """A name or path as text that can be stored and shown: bytes that are not UTF-8 (a name written
+    by another system; Python holds them as lone surrogates, which no database or terminal takes) and
+    control characters (a line break) become U+FFFD."""
+    return os.fsencode(file_system_text).decode("utf-8", errors="replace").translate(_UNPRINTABLE)
+
+
+_UNPRINTABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], "\ufffd")
 
 
 def format_from_name(path: Path) -> str | None:
@@ -443,6 +460,13 @@ class MappingSet:
 
     def by_name(self, name: str) -> SourceMapping | None:
         return next((mapping for mapping in self.mappings if mapping.name == name), None)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever a mapping is added, removed, changed or out of action: then a file no
+        mapping read, or one a mapping rejected, may load now."""
+        versions = sorted(f"{mapping.name}@{mapping.version}" for mapping in self.mappings)
+        return hashlib.sha256("\0".join([*versions, *sorted(self.errors)]).encode()).hexdigest()[:16]
 
     def choose(self, path: Path, header_of) -> Choice:
         """The mapping whose `identify` columns the file's header has; among several, one that extends

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +23,6 @@ from ingestion.sources import (
     CONTRACT_COLUMNS,
     ISO,
     LINE_NUMBER_FIELD,
-    RETURNED,
     ColumnSource,
     Condition,
     DiscountedPrice,
@@ -40,6 +39,12 @@ INSTANT = pa.timestamp("us")
 NULL_INSTANT = pa.scalar(None, INSTANT)
 FIRST_INSTANT = pa.scalar(datetime(1, 1, 1), INSTANT)  # PostgreSQL has no year 0
 ISO_CURRENCIES = pa.array(sorted(currency.alpha_3 for currency in pycountry.currencies))
+# ISO 3166-1 alpha-2, plus two user-assigned codes in common use: XK (Kosovo, as the EU and shop
+# systems write it) and ZZ (unknown, what the warehouse itself gives a line without a country).
+ISO_COUNTRIES = pa.array(sorted({country.alpha_2 for country in pycountry.countries} | {"XK", "ZZ"}))
+# Orders before this day are taken for a misread date (a spreadsheet's 1900 or 1970, a two-digit
+# year) unless the caller says otherwise (ECOM_EARLIEST_ORDER_DATE).
+EARLIEST_ORDER_DATE = date(2000, 1, 1)
 
 FLOAT_ID = r"^([0-9]+)\.0+$"
 INTEGER = r"^[+-]?[0-9]{1,9}$"  # fits an `integer`
@@ -92,6 +97,7 @@ class BatchMapper:
     mapping: SourceMapping
     header: list[str]
     latest_ordered_at: pa.TimestampScalar  # anything later is in the future
+    earliest_order_date: date = EARLIEST_ORDER_DATE  # anything earlier is implausible
     records: int = 0  # read so far, malformed ones included (a returned sale gives two lines from one)
     reasons: Counter = field(default_factory=Counter)
     examples: dict[str, int] = field(default_factory=dict)  # reason -> its first line number
@@ -99,7 +105,7 @@ class BatchMapper:
 
     def __post_init__(self) -> None:
         names = [name.strip() for name in self.header]
-        # The first of repeated names: the reader rejects a file that repeats a name the mapping reads.
+        # The first of repeated names: only blank ones may repeat (the reader rejects a file repeating another).
         self._positions = {name: names.index(name) for name in reversed(names)}
 
     def check(self, batch: TextBatch) -> CheckedBatch:
@@ -109,7 +115,7 @@ class BatchMapper:
             records = self._filled_forward(records)
         values, checks = self._mapped(records, batch.source_lines)
         instants = _instants(values["ordered_at"], self.mapping)
-        reasons = _first_failures(values, instants, self.latest_ordered_at, checks)
+        reasons = _first_failures(values, instants, self._plausible_dates("ordered_at", instants), checks)
         good = pc.is_null(reasons)
         lines = pa.table({column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines})
         if reasons.null_count < len(reasons):  # filtering costs even when every row is good
@@ -136,6 +142,14 @@ class BatchMapper:
         return pa.table(
             {"source_line": pa.array(lines, pa.int64()), "reason": pa.array(reason_texts, pa.string()), "raw_row": pa.array(raw_rows, pa.string())}
         )
+
+    def _plausible_dates(self, name: str, instants: pa.Array) -> dict[str, pa.Array]:
+        """The checks that keep `instants` within the plausible range: reason -> failing rows."""
+        earliest = pa.scalar(datetime.combine(self.earliest_order_date, time()), INSTANT)
+        return {
+            f"{name} is before {self.earliest_order_date.isoformat()}": pc.less(instants, earliest),
+            f"{name} is in the future": pc.greater(instants, self.latest_ordered_at),
+        }
 
     def top_reasons(self, count: int = 3) -> list[tuple[str, int, int]]:
         """(reason, rows, example line) of the most frequent reasons."""
@@ -297,6 +311,7 @@ class BatchMapper:
         checks["returned units exceed the units sold"] = exceeds
         return_dates = _instants(dated, self.mapping)
         checks["return date is not a timestamp"] = pc.and_(pc.is_valid(dated), pc.is_null(return_dates))
+        checks |= self._plausible_dates("return date", return_dates)
         values[_SALE_RETURNS] = pa.StructArray.from_arrays([units, statuses, return_dates], names=["units", "status", "ordered_at"])
 
 
@@ -416,7 +431,7 @@ def _local_to_utc(local_times: pa.Array, time_zone: str) -> pa.Array:
 
 
 def _first_failures(
-    values: dict[str, pa.Array], instants: pa.Array, latest_ordered_at: pa.TimestampScalar, mapping_checks: dict[str, pa.Array]
+    values: dict[str, pa.Array], instants: pa.Array, date_checks: dict[str, pa.Array], mapping_checks: dict[str, pa.Array]
 ) -> pa.Array:
     """The reason each row is quarantined for, the first check it fails (CONTRACT.md); null if none."""
     quantity, unit_price, currency = values["quantity"], values["unit_price"], values["currency"]
@@ -432,9 +447,11 @@ def _first_failures(
         "unit_price is negative": pc.match_substring_regex(unit_price, NEGATIVE),
         **mapping_checks,
         "ordered_at is not a timestamp": pc.is_null(instants),
-        "ordered_at is in the future": pc.greater(instants, latest_ordered_at),
+        **date_checks,
         "missing currency": pc.is_null(currency),
         "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
+        # Optional: an empty country passes (the marts call it ZZ, unknown).
+        "country is not an ISO 3166 code": pc.and_(pc.is_valid(values["country"]), pc.invert(pc.is_in(values["country"], value_set=ISO_COUNTRIES))),
     }
     # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
     failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))

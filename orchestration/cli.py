@@ -158,16 +158,17 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
     """Load new files from `folder` straight into the warehouse, with a progress bar."""
     from tqdm import tqdm
 
-    from ingestion.loader import landed_files, load_landing
-    from ingestion.sources import load_mappings
+    from ingestion.loader import load_landing, scan_landing
+    from ingestion.sources import display_name, load_mappings
 
     ensure_warehouse(settings)
-    files = landed_files(folder)
-    unknown = sorted(set(reload) - {path.name for path in files})
+    landing = scan_landing(folder)
+    files = landing.files
+    unknown = sorted(set(reload) - {path.name for path in files} - {display_name(path) for path in files})
     if unknown:
         say(f"--reload: not in {folder}: {', '.join(unknown)}")
         return 2
-    with tqdm(total=len(files), unit="file", desc="ingesting", dynamic_ncols=True) as bar:
+    with tqdm(total=len(files) + len(landing.refused), unit="file", desc="ingesting", dynamic_ncols=True) as bar:
         totals = {"rows": 0, "quarantined": 0}
 
         def advance(result) -> None:
@@ -177,11 +178,15 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
             bar.update(1)
 
         mappings = load_mappings([settings.sources_dir])
-        summary = load_landing(settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload))
+        summary = load_landing(
+            settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload),
+            earliest_order_date=settings.earliest_order_date, stable_seconds=settings.landing_stable_seconds,
+        )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(
         f"files loaded {summary.count('loaded')}, rejected {summary.count('rejected')}, skipped {summary.count('skipped')}, "
-        f"unmatched {summary.count('unmatched')}; rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
+        f"unmatched {summary.count('unmatched')}, refused {summary.count('refused')}, waiting {summary.count('waiting')}; "
+        f"rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
     )
     _print_file_problems(summary.mapping_errors, [vars(result) for result in summary.files])
     return 1 if summary.problems or summary.mapping_errors else 0
@@ -189,7 +194,8 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
 
 def _print_file_problems(mapping_errors: list[str], files: list[dict]) -> None:
     """What a person must look at, file by file: mappings that could not be read, files rejected,
-    unmatched or loaded with quarantined rows (with their top reasons), and why files were skipped."""
+    unmatched, refused or loaded with quarantined rows (with their top reasons), and why files were
+    skipped or wait."""
     for error in mapping_errors:
         say(f"  mapping out of action: {error}")
     skipped = [result for result in files if result["status"] == "skipped"]
@@ -199,7 +205,7 @@ def _print_file_problems(mapping_errors: list[str], files: list[dict]) -> None:
         say(f"  ... and {len(skipped) - SKIPPED_FILES_SHOWN} more skipped files, each loaded or rejected before")
     for result in files:
         name, status = result["file_name"], result["status"]
-        if status in ("rejected", "unmatched"):
+        if status in ("rejected", "unmatched", "refused", "waiting"):
             say(f"  {status} {name}: {result['error']}")
         elif result["rows_quarantined"]:
             reasons = "; ".join(f"{reason}: {rows} (e.g. line {line})" for reason, rows, line in result["top_reasons"])
@@ -216,7 +222,7 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings)
+    result = preview_file(path, mappings, earliest_order_date=settings.earliest_order_date)
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1
 
@@ -342,7 +348,8 @@ def _print_summary(outcome: dict, seconds: float) -> None:
     if ingestion:
         say(
             f"  files loaded {ingestion.get('files_loaded', 0)}, rejected {ingestion.get('files_rejected', 0)}, "
-            f"skipped {ingestion.get('files_skipped', 0)}, unmatched {ingestion.get('files_unmatched', 0)}; "
+            f"skipped {ingestion.get('files_skipped', 0)}, unmatched {ingestion.get('files_unmatched', 0)}, "
+            f"refused {ingestion.get('files_refused', 0)}, waiting {ingestion.get('files_waiting', 0)}; "
             f"rows loaded {ingestion.get('rows_loaded', 0)}, quarantined {ingestion.get('rows_quarantined', 0)}"
         )
     problems = outcome.get("ingestion_problems") or {}

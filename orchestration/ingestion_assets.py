@@ -50,7 +50,10 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
             + (f": {result.error}" if result.error else "")
         )
 
-    summary = load_landing(url, landing_dir, load_mappings([settings.sources_dir]), on_file=report)
+    summary = load_landing(
+        url, landing_dir, load_mappings([settings.sources_dir]), on_file=report,
+        earliest_order_date=settings.earliest_order_date, stable_seconds=settings.landing_stable_seconds,
+    )
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
         check_results=[ingestion_problems_check(summary, settings.ingestion_problems)],
@@ -59,6 +62,8 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
             "files_rejected": summary.count("rejected"),
             "files_skipped": summary.count("skipped"),
             "files_unmatched": summary.count("unmatched"),
+            "files_refused": summary.count("refused"),
+            "files_waiting": summary.count("waiting"),
             "rows_loaded": summary.rows_loaded,
             "rows_quarantined": summary.rows_quarantined,
             "rows_per_second": round(summary.rows_loaded / summary.seconds) if summary.seconds else 0,
@@ -73,8 +78,8 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
 
 def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.AssetCheckResult:
     """Fails (as a warning, or an error with ECOM_INGESTION_PROBLEMS=fail) when the run rejected a file,
-    met a file no mapping reads, a mapping that cannot be read, or quarantined rows: a run with any of
-    them must not look like a clean success."""
+    met a file no mapping reads, refused one (a symbolic link, say), met a mapping that cannot be read,
+    or quarantined rows: a run with any of them must not look like a clean success."""
     problems = summary.problems
     return dg.AssetCheckResult(
         check_name=INGESTION_PROBLEMS_CHECK,
@@ -84,6 +89,7 @@ def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.
         metadata={
             "files_rejected": summary.count("rejected"),
             "files_unmatched": summary.count("unmatched"),
+            "files_refused": summary.count("refused"),
             "rows_quarantined": summary.rows_quarantined,
             # For `ecom run`'s summary.
             "problems": dg.MetadataValue.json({"mapping_errors": summary.mapping_errors, "files": [vars(r) for r in problems]}),

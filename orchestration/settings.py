@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -101,6 +102,10 @@ class Settings:
     dbt_max_incremental_share: float
     # How the raw asset's ingestion check fails when files were rejected or rows quarantined: warn | fail.
     ingestion_problems: str
+    # Order lines dated before this day are quarantined as implausible.
+    earliest_order_date: date
+    # A landed file changed less than this many seconds ago is still being written: a later run loads it.
+    landing_stable_seconds: float
 
     @property
     def sources_dir(self) -> Path:
@@ -159,6 +164,8 @@ class Settings:
             "ECOM_LANDING_DIR": str(self.landing_dir),
             "ECOM_SOURCES_DIR": str(self.sources_dir),
             "ECOM_INGESTION_PROBLEMS": self.ingestion_problems,
+            "ECOM_EARLIEST_ORDER_DATE": self.earliest_order_date.isoformat(),
+            "ECOM_LANDING_STABLE_SECONDS": f"{self.landing_stable_seconds:g}",
             "ECOM_PG_PORT": str(self.pg_port),
             "ECOM_DAGSTER_PORT": str(self.dagster_port),
             "ECOM_SUPERSET_PORT": str(self.superset_port),
@@ -219,6 +226,8 @@ def load_settings() -> Settings:
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
         dbt_max_incremental_share=float(_env("ECOM_DBT_MAX_INCREMENTAL_SHARE", "0.2")),
         ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
+        earliest_order_date=_earliest_order_date(_env("ECOM_EARLIEST_ORDER_DATE", "2000-01-01")),
+        landing_stable_seconds=_stable_seconds(_env("ECOM_LANDING_STABLE_SECONDS", "5")),
     )
 
 
@@ -226,3 +235,20 @@ def _ingestion_problems(value: str) -> str:
     if value not in ("warn", "fail"):
         raise ValueError(f"ECOM_INGESTION_PROBLEMS is `warn` or `fail`, not {value!r}")
     return value
+
+
+def _earliest_order_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"ECOM_EARLIEST_ORDER_DATE is a date such as 2000-01-01, not {value!r}") from None
+
+
+def _stable_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"ECOM_LANDING_STABLE_SECONDS is a number of seconds (0 or more), not {value!r}")
+    return seconds

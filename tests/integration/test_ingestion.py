@@ -1,6 +1,7 @@
 """The loader against the real PostgreSQL: exactly once, corrections replace, bad rows explained."""
 
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_a_resent_order_replaces_its_lines_and_returns_add_up(scratch_warehouse,
         ("O1,2025-02-30T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is not a timestamp"),
         ("O1,2099-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is in the future"),
         ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,XYZ,DE,,", "unknown currency code"),
+        ("O1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,Germany,,", "country is not an ISO 3166 code"),
+        ("O1,1999-12-31T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,", "ordered_at is before 2000-01-01"),
     ],
 )
 def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path, row, reason):
@@ -103,6 +106,19 @@ def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path
     ]
 
 
+def test_the_earliest_order_date_is_the_caller_s_and_countries_are_codes_or_empty(scratch_warehouse, tmp_path):
+    write(
+        tmp_path / "orders_2024-06-01.csv",
+        "O1,2024-06-01T00:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,de,completed,web",
+        "O2,2024-05-31T23:59:59+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+        "O3,2024-06-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,,completed,web",
+    )
+    summary = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), earliest_order_date=date(2024, 6, 1))
+    assert (summary.rows_loaded, summary.rows_quarantined) == (2, 1)
+    assert rows(scratch_warehouse, "select order_id, country from raw.order_lines order by 1") == [("O1", "DE"), ("O3", None)]
+    assert rows(scratch_warehouse, "select source_line, reason from quarantine.order_lines") == [(3, "ordered_at is before 2024-06-01")]
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -110,6 +126,8 @@ def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path
         ((HEADER + "\n").encode(), "empty file"),
         (b"order_id,ordered_at,quantity,unit_price\nO1,2025-01-01,1,2.00\n", "missing required column"),
         ((HEADER + "\nO1,2025-01-01T10:00:00,C1,P1,Caf\xe9,Home,1,9.90,EUR,DE,,\n").encode("latin-1"), "UTF8"),
+        # A column no mapping reads, named twice: which is which cannot be told.
+        ((HEADER + ",note,note\nO1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,,a,b\n").encode(), "named more than once in the header: note"),
     ],
 )
 def test_broken_files_are_rejected_and_the_others_still_load(scratch_warehouse, tmp_path, content, message):
@@ -324,3 +342,291 @@ def test_a_file_no_mapping_reads_is_reported_with_its_header_and_the_rest_loads(
     assert [(f.file_name, f.status) for f in summary.files] == [("bestellungen.csv", "unmatched"), ("orders_2025-01-01.csv", "loaded")]
     assert "no source mapping matches its header [Bestellung, Datum, Menge]" in summary.files[0].error
     assert [f.file_name for f in summary.problems] == ["bestellungen.csv"]
+
+
+def test_any_file_name_loads_and_is_stored_readably(scratch_warehouse, tmp_path):
+    import gzip
+    import json
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    line = "O{n},2025-01-0{n}T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web"
+    # Bytes that are not UTF-8 (a name from a Latin-1 system), blanks, quotes and a line break.
+    odd = tmp_path / os.fsdecode(b"orders 1 \xe9t\xe9 'quoted\" \n.csv")
+    write(odd, line.format(n=1), "O9,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,0,9.90,EUR,DE,completed,web")
+    write(tmp_path / "ORDERS_2.CSV", line.format(n=2))
+    record = dict(zip(HEADER.split(","), line.format(n=3).split(","), strict=True))
+    with gzip.open(tmp_path / "orders_3.JSONL.GZ", "wt") as handle:
+        handle.write(json.dumps(record) + "\n")
+    columns = dict(zip(HEADER.split(","), line.format(n=4).split(","), strict=True))
+    with open(tmp_path / os.fsdecode(b"orders_4\xff.Parquet"), "wb") as handle:  # Arrow takes names as UTF-8 only
+        pq.write_table(pa.table({name: [value] for name, value in columns.items()}), handle)
+
+    summary = load(scratch_warehouse, tmp_path)
+    odd_name = "orders 1 \ufffdt\ufffd 'quoted\" \ufffd.csv"
+    assert sorted((f.file_name, f.status, f.rows_loaded) for f in summary.files) == [
+        ("ORDERS_2.CSV", "loaded", 1),
+        (odd_name, "loaded", 1),
+        ("orders_3.JSONL.GZ", "loaded", 1),
+        ("orders_4\ufffd.Parquet", "loaded", 1),
+    ]
+    assert rows(scratch_warehouse, "select file_name from ops.ingested_files order by 1") == [
+        ("ORDERS_2.CSV",), (odd_name,), ("orders_3.JSONL.GZ",), ("orders_4\ufffd.Parquet",)
+    ]
+    assert rows(scratch_warehouse, "select file_name, reason from quarantine.order_lines") == [(odd_name, "quantity is zero")]
+    # Loaded again on request by its name on disk or as shown.
+    again = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), reload=frozenset({odd_name, "orders_4\ufffd.Parquet"}))
+    assert sorted(f.file_name for f in again.files if f.status == "loaded") == [odd_name, "orders_4\ufffd.Parquet"]
+
+
+GOOD_LINE = "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web"
+
+
+def test_links_and_special_files_are_refused_not_followed_and_the_rest_loads(scratch_warehouse, tmp_path):
+    import os
+
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    landing.mkdir()
+    outside.mkdir()
+    write(outside / "orders_2025-01-01.csv", GOOD_LINE.replace("O1", "OUTSIDE"))
+    (landing / "orders_2025-01-01.csv").symlink_to(outside / "orders_2025-01-01.csv")
+    (landing / "shared").symlink_to(outside)
+    os.mkfifo(landing / "orders_2025-01-02.csv")  # reading it would wait for a writer for ever
+    write(landing / "orders_2025-01-03.csv", GOOD_LINE)
+
+    summary = load(scratch_warehouse, landing)
+    assert sorted((f.file_name, f.status) for f in summary.files) == [
+        ("orders_2025-01-01.csv", "refused"),
+        ("orders_2025-01-02.csv", "refused"),
+        ("orders_2025-01-03.csv", "loaded"),
+        ("shared", "refused"),
+    ]
+    assert {f.file_name for f in summary.problems} == {"orders_2025-01-01.csv", "orders_2025-01-02.csv", "shared"}
+    assert rows(scratch_warehouse, "select order_id from raw.order_lines") == [("O1",)]
+
+
+def test_a_file_still_being_written_waits_and_loads_once_stable(scratch_warehouse, tmp_path):
+    import threading
+    import time
+
+    # Written a moment ago and complete: the run waits out the stable time and loads it.
+    write(tmp_path / "orders_2025-01-01.csv", GOOD_LINE)
+    started = time.monotonic()
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    assert [(f.status, f.rows_loaded) for f in summary.files] == [("loaded", 1)]
+    assert time.monotonic() - started >= 0.5
+
+    # Still being written when the run looks: waiting, nothing of it loaded; a later run loads all of it.
+    growing = tmp_path / "orders_2025-01-02.csv"
+    write(growing, "O2,2025-01-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web")
+    stop = threading.Event()
+
+    def append() -> None:
+        number = 3
+        while not stop.wait(0.2):
+            with growing.open("a") as handle:
+                handle.write(f"O{number},2025-01-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web\n")
+            number += 1
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    finally:
+        stop.set()
+        writer.join()
+    assert [(f.file_name, f.status) for f in summary.files] == [("orders_2025-01-02.csv", "waiting"), ("orders_2025-01-01.csv", "skipped")]
+    assert "still being written" in summary.files[0].error
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines where file_id > 1") == [(0,)]
+    written = len(growing.read_text().splitlines()) - 1
+    summary = load_landing(scratch_warehouse, tmp_path, load_mappings(), stable_seconds=1)
+    assert [(f.status, f.rows_loaded) for f in summary.files] == [("skipped", 0), ("loaded", written)]
+
+
+def test_a_file_written_to_during_its_load_is_rolled_back_and_loaded_later(scratch_warehouse, tmp_path, monkeypatch):
+    import ingestion.loader
+
+    path = write(tmp_path / "orders_2025-01-01.csv", GOOD_LINE)
+    load_rows = ingestion.loader._load_rows
+
+    def load_rows_then_append(conn, path, *args):
+        loaded = load_rows(conn, path, *args)
+        with path.open("a") as handle:
+            handle.write(GOOD_LINE.replace("O1", "O2") + "\n")
+        return loaded
+
+    monkeypatch.setattr(ingestion.loader, "_load_rows", load_rows_then_append)
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.error) for f in summary.files] == [("waiting", "changed while it was being loaded: a later run loads it")]
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines union all select count(*) from ops.ingested_files") == [(0,), (0,)]
+    monkeypatch.undo()
+    assert load(scratch_warehouse, tmp_path).rows_loaded == 2 == len(path.read_text().splitlines()) - 1
+
+
+def test_parquet_as_pandas_writes_it_loads_nanoseconds_nested_columns_and_floats(scratch_warehouse, tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            # Nanoseconds, as pandas writes timestamps by default (before 3.0, and still for many sources).
+            "ordered_at": pd.to_datetime(["2025-01-01 10:00:00.123456789", "2025-01-02 11:00:00", "2025-01-03 12:00:00"], format="ISO8601").astype("datetime64[ns]"),
+            "product_id": ["P1", "P2", "P3"],
+            "quantity": [2.0, 1.0, 3.0],
+            "unit_price": [9.9, 1e-07, 0.1 + 0.2],
+            "currency": ["EUR", "EUR", "EUR"],
+            "shipped_at": pd.to_datetime(["2025-01-02 10:00:00"] * 3).astype("datetime64[ns]").tz_localize("Europe/Berlin"),
+            # Columns no mapping reads, of types that have no text form.
+            "address": [{"city": "Berlin", "zip": "10115"}] * 3,
+            "tags": [["gift", "rush"], [], ["b2b"]],
+        }
+    )
+    frame.to_parquet(tmp_path / "orders_2025-01-01.parquet")
+    assert str(pq.read_schema(tmp_path / "orders_2025-01-01.parquet").field("ordered_at").type) == "timestamp[ns]"
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 3, 0)], summary.files
+    assert rows(
+        scratch_warehouse,
+        "select order_id, to_char(ordered_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), quantity, unit_price::text"
+        " from raw.order_lines order by 1",
+    ) == [
+        ("O1", "2025-01-01 10:00:00.123456", 2, "9.90"),
+        ("O2", "2025-01-02 11:00:00.000000", 1, "0.00"),
+        ("O3", "2025-01-03 12:00:00.000000", 3, "0.30"),
+    ]
+
+    frame.drop(columns="quantity").rename(columns={"address": "quantity"}).to_parquet(tmp_path / "orders_2025-01-02.parquet")
+    (rejected,) = [f for f in load(scratch_warehouse, tmp_path).files if f.file_name == "orders_2025-01-02.parquet"]
+    assert rejected.status == "rejected"
+    assert rejected.error == "column quantity holds struct<city: string, zip: string>, not one value per row"
+
+
+def test_a_csv_field_of_several_megabytes_loads(scratch_warehouse, tmp_path):
+    name = "A very long product description. " * 150_000  # 5 MB, five times Arrow's first block size
+    write(
+        tmp_path / "orders_2025-01-01.csv",
+        *[GOOD_LINE.replace("O1", f"O{i}") for i in range(1, 2001)],
+        f'B1,2025-01-01T10:00:00+00:00,C1,P1,"{name}",Home,1,9.90,EUR,DE,completed,web',
+        "M1,2025-01-01,too,few",
+        GOOD_LINE.replace("O1", "Z1"),
+    )
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 2002, 1)]
+    assert rows(scratch_warehouse, "select order_id, source_line, length(product_name) from raw.order_lines where order_id in ('B1', 'Z1') order by 1") == [
+        ("B1", 2002, len(name.strip())),
+        ("Z1", 2004, 3),
+    ]
+    assert rows(scratch_warehouse, "select source_line from quarantine.order_lines") == [(2003,)]
+
+
+def test_json_lines_numbers_are_numbers_and_a_byte_order_mark_is_ignored(scratch_warehouse, tmp_path):
+    import codecs
+    import json
+
+    base = {"ordered_at": "2025-01-01T10:00:00Z", "product_id": "P1", "currency": "EUR"}
+    records = [
+        {"order_id": "O1", "quantity": 2.0, "unit_price": 1e-07},
+        {"order_id": 17850.0, "quantity": 1, "unit_price": 12.5},
+        {"order_id": "O3", "quantity": 1e2, "unit_price": 2.50},
+        {"order_id": "O4", "quantity": 1.5, "unit_price": 2},
+        {"order_id": "O5", "quantity": 1, "unit_price": 1.5},
+        {"order_id": "O6", "quantity": 1, "unit_price": 1e30},
+        {"order_id": "O7", "quantity": 7, "unit_price": 1},
+    ]
+    lines = [json.dumps(base | record) for record in records]
+    # As other writers write them, and a number no float holds.
+    lines[2] = lines[2].replace("100.0", "1E+2").replace("2.5", "2.50")
+    lines[4] = lines[4].replace("1.5", "1e999999999")
+    lines[6] = lines[6].replace('"quantity": 7', '"quantity": ' + "7" * 5000)  # more digits than Python reads as an int
+    (tmp_path / "orders_2025-01-01.jsonl").write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 3, 4)]
+    assert rows(scratch_warehouse, "select order_id, quantity, unit_price::text from raw.order_lines order by source_line") == [
+        ("O1", 2, "0.00"),
+        ("17850", 1, "12.50"),
+        ("O3", 100, "2.50"),
+    ]
+    assert rows(scratch_warehouse, "select source_line, reason from quarantine.order_lines order by 1") == [
+        (4, "quantity is not an integer"),
+        (5, "malformed JSON: the number 1e999999999 is out of range"),
+        (6, "unit_price is not a number"),
+        (7, "malformed JSON: the number 77777777777777777777 is out of range"),
+    ]
+
+
+def test_a_parquet_file_naming_a_column_twice_is_rejected(scratch_warehouse, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [*HEADER.split(","), "note", "note"]
+    values = [*GOOD_LINE.split(","), "a", "b"]
+    pq.write_table(pa.Table.from_arrays([pa.array([value]) for value in values], names=names), tmp_path / "orders_2025-01-01.parquet")
+    (result,) = load(scratch_warehouse, tmp_path).files
+    assert (result.status, result.error) == ("rejected", "column(s) named more than once in the header: note")
+
+
+LOAD_AT = """
+import json, sys, time
+from pathlib import Path
+from ingestion.loader import load_landing
+from ingestion.sources import load_mappings
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+summary = load_landing(sys.argv[1], Path(sys.argv[2]), load_mappings())
+print(json.dumps([[result.file_name, result.status, result.rows_loaded] for result in summary.files]))
+"""
+
+
+def test_loaders_starting_at_once_on_a_new_warehouse_create_its_tables_once(scratch_warehouse):
+    import threading
+
+    from ingestion.loader import ensure_schema
+
+    connections = [psycopg.connect(scratch_warehouse, autocommit=True) for _ in range(4)]
+    together = threading.Barrier(len(connections))
+    errors = []
+
+    def start(conn) -> None:
+        together.wait()
+        try:
+            ensure_schema(conn)
+        except psycopg.Error as error:  # without a lock: duplicate key value violates pg_type_typname_nsp_index
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(conn,)) for conn in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for conn in connections:
+        conn.close()
+    assert errors == []
+    assert rows(scratch_warehouse, "select to_regclass('ops.ingested_files') is not null, to_regclass('raw.order_lines') is not null") == [(True, True)]
+
+
+def test_two_loads_at_once_never_crash_and_load_each_file_once(scratch_warehouse, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from ingestion.demo_data import generate_orders
+
+    report = generate_orders(tmp_path, orders=3000, days=6, seed=3)
+    (tmp_path / "orders_2025-02-01.csv").write_text("order_id,ordered_at\n")  # rejected by one, skipped by the other
+    start = str(time.time() + 3)  # both start together, on a warehouse without any table yet
+    loaders = [
+        subprocess.Popen([sys.executable, "-c", LOAD_AT, scratch_warehouse, str(tmp_path), start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = [loader.communicate(timeout=300) for loader in loaders]
+    assert [loader.returncode for loader in loaders] == [0, 0], [err[-3000:] for _, err in outcomes]
+    results = [{name: (status, loaded) for name, status, loaded in json.loads(out)} for out, _ in outcomes]
+    for name in [*(generated.path.name for generated in report.files), "orders_2025-02-01.csv"]:
+        # One of them loaded or rejected it; the other waited for it and skipped it.
+        assert sorted(result[name][0] for result in results) in (["loaded", "skipped"], ["rejected", "skipped"]), name
+    assert sum(loaded for result in results for _, loaded in result.values()) == report.lines
+    files = len(report.files) + 1
+    assert rows(scratch_warehouse, "select count(*), count(distinct file_name) from ops.ingested_files") == [(files, files)]

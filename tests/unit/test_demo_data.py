@@ -22,7 +22,7 @@ from ingestion.demo_data import (
     generate_orders,
 )
 from ingestion.demo_history import STATE_FILE, continue_orders, folder_history, read_state, write_state
-from ingestion.loader import landed_files
+from ingestion.loader import scan_landing
 from orchestration.cli import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -489,7 +489,7 @@ def test_the_state_file_spares_reading_the_files_it_knows(tmp_path: Path) -> Non
     write_state(tmp_path, History(last_day=date(2026, 1, 10), last_order=5_000, last_customer=900))
 
     assert folder_history(tmp_path) == History(last_day=date(2026, 1, 10), last_order=5_000, last_customer=900)
-    assert landed_files(tmp_path) == [tmp_path / "orders_2026-01-09.csv"]  # the loader ignores the state file
+    assert scan_landing(tmp_path).files == [tmp_path / "orders_2026-01-09.csv"]  # the loader ignores the state file
 
     line = "ORD-0000007000,2026-01-11T10:00:00+00:00,C001234,P0001,Mug,Home,1,9.90,EUR,DE,completed,web"
     (tmp_path / "orders_2026-01-11.csv").write_text(f"{header}\n{line}\n")  # newer than the state: read

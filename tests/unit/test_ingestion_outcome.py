@@ -39,6 +39,15 @@ def test_rejected_unmatched_and_quarantined_files_fail_it_as_a_warning_or_an_err
     assert "quantity is zero" in warned.metadata["top_quarantine_reasons"].value
 
 
+def test_a_refused_file_fails_it_a_file_still_being_written_does_not():
+    waiting = FileResult("orders_2025-01-02.csv", "waiting", error="still being written (changed 0.4 s ago)")
+    refused = FileResult("orders_2025-01-03.csv", "refused", error="a symbolic link (to /mnt/x.csv): not followed")
+    assert ingestion_problems_check(LoadSummary([*CLEAN.files, waiting]), "warn").passed
+    check = ingestion_problems_check(LoadSummary([*CLEAN.files, waiting, refused]), "warn")
+    assert not check.passed and check.metadata["files_refused"].value == 1
+    assert [f["file_name"] for f in check.metadata["problems"].value["files"]] == ["orders_2025-01-03.csv"]
+
+
 def test_a_mapping_that_cannot_be_read_fails_it_too():
     summary = LoadSummary(CLEAN.files, mapping_errors=["shop.yaml: `colums`: unknown key"])
     assert not ingestion_problems_check(summary, "warn").passed

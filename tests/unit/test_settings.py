@@ -1,3 +1,8 @@
+from datetime import date
+
+import pytest
+
+from ingestion.transform import EARLIEST_ORDER_DATE
 from orchestration.settings import PostgresTarget, load_settings
 
 
@@ -36,3 +41,25 @@ def test_ports_and_home_come_from_the_environment(monkeypatch, tmp_path):
     env = settings.stack_env()
     assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
     assert env["DAGSTER_HOME"] == str(tmp_path / "dagster")
+
+
+def test_the_earliest_order_date_defaults_to_the_loader_s_and_is_checked(monkeypatch):
+    monkeypatch.delenv("ECOM_EARLIEST_ORDER_DATE", raising=False)
+    assert load_settings().earliest_order_date == EARLIEST_ORDER_DATE
+    monkeypatch.setenv("ECOM_EARLIEST_ORDER_DATE", "2015-07-01")
+    assert load_settings().earliest_order_date == date(2015, 7, 1)
+    assert load_settings().stack_env()["ECOM_EARLIEST_ORDER_DATE"] == "2015-07-01"
+    monkeypatch.setenv("ECOM_EARLIEST_ORDER_DATE", "01.07.2015")
+    with pytest.raises(ValueError, match="ECOM_EARLIEST_ORDER_DATE is a date such as 2000-01-01, not '01.07.2015'"):
+        load_settings()
+
+
+def test_the_landing_folder_s_stable_time_is_a_number_of_seconds(monkeypatch):
+    monkeypatch.delenv("ECOM_LANDING_STABLE_SECONDS", raising=False)
+    assert load_settings().landing_stable_seconds == 5
+    monkeypatch.setenv("ECOM_LANDING_STABLE_SECONDS", "0.5")
+    assert load_settings().stack_env()["ECOM_LANDING_STABLE_SECONDS"] == "0.5"
+    for wrong in ("-1", "soon", "inf"):
+        monkeypatch.setenv("ECOM_LANDING_STABLE_SECONDS", wrong)
+        with pytest.raises(ValueError, match="ECOM_LANDING_STABLE_SECONDS is a number of seconds"):
+            load_settings()

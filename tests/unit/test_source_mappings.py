@@ -3,7 +3,7 @@ transformation (templates, amounts, line totals, fill-forward, returns, timestam
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,9 +11,16 @@ import pyarrow as pa
 import pytest
 
 from ingestion.loader import choose_mapping
-from ingestion.readers import read_records
-from ingestion.sources import SOURCES_DIR, MappingError, load_mapping, load_mappings
-from ingestion.transform import INSTANT, BatchMapper
+from ingestion.readers import FileRejected, read_records
+from ingestion.sources import (
+    SOURCES_DIR,
+    MappingError,
+    display_name,
+    format_from_name,
+    load_mapping,
+    load_mappings,
+)
+from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, ISO_COUNTRIES, BatchMapper
 
 LATEST = pa.scalar(datetime(2100, 1, 1), INSTANT)
 
@@ -24,13 +31,15 @@ def mapping_file(directory: Path, text: str, name: str = "shop.yaml") -> Path:
     return path
 
 
-def mapped(directory: Path, mapping_text: str, content: bytes | str, file_name: str = "export.csv") -> tuple[list[dict], list[tuple]]:
+def mapped(
+    directory: Path, mapping_text: str, content: bytes | str, file_name: str = "export.csv", earliest: date = EARLIEST_ORDER_DATE
+) -> tuple[list[dict], list[tuple]]:
     """(good lines as dicts, quarantined (line, reason)) of `content` read with the mapping."""
     mapping = load_mapping(mapping_file(directory, mapping_text))
     path = directory / file_name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     stream = read_records(path, mapping)
-    mapper = BatchMapper(mapping, stream.header, LATEST)
+    mapper = BatchMapper(mapping, stream.header, LATEST, earliest)
     lines, quarantined = [], []
     for batch in stream.batches:
         checked = mapper.check(batch)
@@ -119,6 +128,36 @@ def test_demo_does_not_claim_shopifys_default_file_name():
     assert all(load_mapping(path) for path in SOURCES_DIR.glob("*.yaml") if "extends" not in path.read_text())
 
 
+def test_file_names_in_any_case_and_with_any_bytes():
+    import os
+
+    assert display_name(Path(os.fsdecode(b"orders \xe9t\xe9 'q\" \n\x1b.csv"))) == "orders \ufffdt\ufffd 'q\" \ufffd\ufffd.csv"
+    assert display_name(Path("Ümlaut 2025.csv")) == "Ümlaut 2025.csv"
+    assert [format_from_name(Path(name)) for name in ("A.CSV", "a.JSONL.GZ", "a.Parquet", "a.TSV.Gz")] == ["csv", "jsonl", "parquet", "csv"]
+    assert load_mappings().by_name("shopify").matches_name(Path("ORDERS_EXPORT_1.CSV"))
+
+
+def test_typed_parquet_columns_are_read_as_text_a_csv_would_hold(tmp_path):
+    import io
+
+    import pyarrow.parquet as pq
+
+    instants = pa.array([datetime(2024, 1, 2, 10, 0, 0, 123456)] * 3, pa.timestamp("us")).cast(pa.timestamp("ns", "Europe/Berlin"))
+    table = pa.table({
+        "Order": ["O1", "O2", "O3"], "Date": instants, "SKU": ["P1", "P2", "P3"],
+        "Qty": pa.array([2.0, 1.0, 1.5]), "Price": pa.array([9.9, 1e-07, -2.5e-07]),
+        "Unused": pa.array([{"a": 1}, None, {"a": 2}]),
+    })
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    lines, quarantined = mapped(tmp_path, BASE, buffer.getvalue(), file_name="export.parquet")
+    assert [(line["quantity"], line["unit_price"], str(line["ordered_at"])) for line in lines] == [
+        ("2", "9.9", "2024-01-02 10:00:00.123456"),
+        ("1", "0.0000001", "2024-01-02 10:00:00.123456"),
+    ]
+    assert quarantined == [(3, "quantity is not an integer")]
+
+
 def test_templates_and_the_record_number_derive_ids(tmp_path):
     text = BASE.replace("order_id: Order", 'order_id: {template: "{Customer}-{Date}"}').replace(
         "product_id: SKU", 'product_id: {template: "line-{@line}"}'
@@ -178,6 +217,37 @@ def test_value_maps_translate_any_column_and_null_empties_it(tmp_path):
     text = text.replace("unit_price: Price", "unit_price: Price, status: State, country: Land")
     lines, _ = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,State,Land\nO1,2024-01-02,P1,1,2,paid,Germany\nO2,2024-01-02,P1,1,2,shipped,Nowhere\n")
     assert [(line["status"], line["country"]) for line in lines] == [("completed", "DE"), ("shipped", None)]
+
+
+def test_a_country_is_an_iso_code_after_the_value_map_or_empty(tmp_path):
+    text = BASE.replace("unit_price: Price", "unit_price: Price, country: Land") + "values:\n  country: {Germany: DE, Nowhere: null}\n"
+    countries = ["de", "Germany", "Nowhere", "", "XK", "ZZ", "Deutschland", "UK", "D"]
+    rows = [f"O{i},2024-01-02,P1,1,2,{country}" for i, country in enumerate(countries)]
+    lines, quarantined = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Land\n" + "\n".join(rows) + "\n")
+    assert [line["country"] for line in lines] == ["DE", "DE", None, None, "XK", "ZZ"]
+    assert quarantined == [(8, "country is not an ISO 3166 code"), (9, "country is not an ISO 3166 code"), (10, "country is not an ISO 3166 code")]
+
+
+def test_every_country_the_loader_accepts_passes_the_country_gate():
+    # expectations/suites.py checks country_performance.country_code for a length of 2.
+    assert all(len(code) == 2 and code.isupper() for code in ISO_COUNTRIES.to_pylist())
+    assert {"DE", "GB", "US", "ZZ"} <= set(ISO_COUNTRIES.to_pylist())
+
+
+def test_an_order_before_the_earliest_date_is_quarantined(tmp_path):
+    content = "Order,Date,SKU,Qty,Price\nO1,1999-12-31T23:59:59Z,P1,1,2\nO2,2000-01-01,P1,1,2\nO3,1970-01-01,P1,1,2\n"
+    lines, quarantined = mapped(tmp_path, BASE, content)
+    assert [line["order_id"] for line in lines] == ["O2"]
+    assert quarantined == [(2, "ordered_at is before 2000-01-01"), (4, "ordered_at is before 2000-01-01")]
+    lines, quarantined = mapped(tmp_path, BASE, content, earliest=date(1960, 6, 1))
+    assert len(lines) == 3 and quarantined == []
+
+
+def test_a_return_dated_outside_the_plausible_range_is_quarantined(tmp_path):
+    text = BASE + "returns: {when: {column: Status, equals: refunded}, keep_sale: true, dated: Refunded at}\n"
+    content = "Order,Date,SKU,Qty,Price,Status,Refunded at\nO1,2024-01-02,P1,1,2,refunded,1970-01-01\nO2,2024-01-02,P1,1,2,refunded,2999-01-01\n"
+    _, quarantined = mapped(tmp_path, text, content)
+    assert quarantined == [(2, "return date is before 2000-01-01"), (3, "return date is in the future")]
 
 
 def test_order_level_columns_are_filled_forward_within_an_order_and_across_batches(tmp_path, monkeypatch):
@@ -256,8 +326,36 @@ def test_the_whitespace_reader_holds_a_run_of_blanks_across_chunks(tmp_path, mon
     assert quarantined == [] and [line["product_id"] for line in lines] == [f"P{i}" for i in range(1, 30)]
 
 
-def test_a_file_repeating_a_column_the_mapping_reads_is_rejected(tmp_path):
-    from ingestion.readers import FileRejected
+def test_a_record_larger_than_a_csv_block_is_read_in_larger_blocks_from_where_it_was(tmp_path, monkeypatch):
+    import ingestion.readers
 
+    monkeypatch.setattr(ingestion.readers, "CSV_BLOCK_BYTES", 256)
+    monkeypatch.setattr(ingestion.readers, "BATCH_ROWS", 8)
+    text = BASE.replace("unit_price: Price", "unit_price: Price, product_name: Name")
+    rows = [f"O{i},2024-01-02,P1,1,2,Mug" for i in range(40)]
+    rows[10] = 'B1,2024-01-02,P1,1,2,"' + "a long name, " * 100 + '"'  # 1.3 kB: read again in 1 kiB blocks
+    rows[5] = rows[30] = "M,2024-01-02,too,few"
+    lines, quarantined = mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Name\n" + "\n".join(rows) + "\n")
+    assert [line["order_id"] for line in lines] == [row.split(",")[0] for row in rows if not row.startswith("M")]
+    assert [line["source_line"] for line in lines if line["order_id"] in ("O4", "O6", "B1", "O31")] == [6, 8, 12, 33]
+    assert [line for line, _ in quarantined] == [7, 32]
+
+    monkeypatch.setattr(ingestion.readers, "CSV_BLOCK_BYTES", 128)
+    monkeypatch.setattr(ingestion.readers, "LARGEST_CSV_BLOCK_BYTES", 512)
+    with pytest.raises(FileRejected, match="after the first 9 records, a record of more than 0.00048828[0-9]* MiB, or a quote that never closes"):
+        mapped(tmp_path, text, "Order,Date,SKU,Qty,Price,Name\n" + "\n".join(rows) + "\n")
+
+
+def test_a_quote_that_never_closes_rejects_the_file(tmp_path):
+    content = "Order,Date,SKU,Qty,Price\nO1,2024-01-02,P1,1,2\nO2,2024-01-02,\"P1,1,2\n" + "O3,2024-01-02,P1,1,2\n" * 100_000
+    with pytest.raises(FileRejected, match="unreadable CSV"):
+        mapped(tmp_path, BASE, content)
+
+
+def test_a_file_repeating_any_column_name_is_rejected_blank_ones_may_repeat(tmp_path):
     with pytest.raises(FileRejected, match="named more than once in the header: Qty"):
         mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Qty,Price\nO1,2024-01-02,P1,1,1,2\n")
+    with pytest.raises(FileRejected, match="named more than once in the header: Note, Region$"):
+        mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Price,Note,Region, Note,Region\nO1,2024-01-02,P1,1,2,a,b,c,d\n")
+    lines, _ = mapped(tmp_path, BASE, "Order,Date,SKU,Qty,Price,,, \nO1,2024-01-02,P1,1,2,,,\n")
+    assert [line["order_id"] for line in lines] == ["O1"]
