@@ -43,7 +43,7 @@ from ingestion.sources import (
     display_name,
     readable,
 )
-from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, BatchMapper
+from ingestion.transform import INSTANT, BatchMapper, ValueRules
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 # One loader at a time per warehouse: two runs must not interleave replacements of the same order.
@@ -239,11 +239,11 @@ def load_landing(
     mappings: MappingSet,
     on_file: Callable[[FileResult], None] | None = None,
     reload: frozenset[str] = frozenset(),
-    earliest_order_date: date = EARLIEST_ORDER_DATE,
+    rules: ValueRules = ValueRules(),
     stable_seconds: float = 0,
 ) -> LoadSummary:
     """Load every new file under `landing_dir`; files already in the manifest are skipped, unless
-    their name is in `reload`. Lines ordered before `earliest_order_date` are quarantined. A file
+    their name is in `reload`. Lines outside the value `rules` are quarantined. A file
     that changed less than `stable_seconds` ago is still being written: it is left for a later run
     (0: the caller knows that every file is complete)."""
     landing = scan_landing(landing_dir, stable_seconds)
@@ -265,7 +265,7 @@ def load_landing(
             else:
                 # By its name on disk or as shown (a name with bytes that are not UTF-8 is shown with U+FFFD).
                 again = path.name in reload or display_name(path) in reload
-                result = load_file(conn, path, choice.mapping, reload=again, earliest_order_date=earliest_order_date)
+                result = load_file(conn, path, choice.mapping, reload=again, rules=rules)
             results.append(result)
             if on_file:
                 on_file(result)
@@ -278,7 +278,7 @@ def load_file(
     mapping: SourceMapping,
     sha: str | None = None,
     reload: bool = False,
-    earliest_order_date: date = EARLIEST_ORDER_DATE,
+    rules: ValueRules = ValueRules(),
 ) -> FileResult:
     started = time.monotonic()
     name = display_name(path)
@@ -299,7 +299,7 @@ def load_file(
             # ordered_at is sent as UTC wall-clock time (see INSTANT).
             conn.execute("set local time zone 'UTC'")
             file_id = _register(conn, path, sha, mapping, status="loaded")
-            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id, earliest_order_date)
+            loaded, quarantined, replaced, mapper = _load_rows(conn, path, mapping, file_id, rules)
             conn.execute(
                 "update ops.ingested_files set rows_loaded = %s, rows_quarantined = %s, orders_replaced = %s,"
                 " finished_at = clock_timestamp() where file_id = %s",
@@ -403,7 +403,7 @@ class _PreparedBatch(NamedTuple):
 
 
 def _load_rows(
-    conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int, earliest_order_date: date
+    conn: psycopg.Connection, path: Path, mapping: SourceMapping, file_id: int, rules: ValueRules
 ) -> tuple[int, int, int, BatchMapper]:
     """Stream the file's checked rows into PostgreSQL. Returns (rows loaded, rows quarantined, orders
     replaced, the mapper with its quarantine tally)."""
@@ -411,7 +411,7 @@ def _load_rows(
     latest_ordered_at = pa.scalar(datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE, INSTANT)
     names = {"file_table": sql.Identifier("raw", f"order_lines_file_{file_id}"), "file_id": sql.Literal(file_id)}
     conn.execute(sql.SQL(CREATE_FILE_TABLE).format(**names, source=sql.Literal(mapping.name)))
-    mapper = BatchMapper(mapping, stream.header, latest_ordered_at, earliest_order_date)
+    mapper = BatchMapper(mapping, stream.header, latest_ordered_at, rules)
     prepare = _BatchCopies(mapper, file_id, display_name(path), names["file_table"]).prepare
     loaded = quarantined = 0
     for prepared in _read_ahead(prepare(batch) for batch in stream.batches):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,10 +33,10 @@ from ingestion.sources import (
 from ingestion.transform import (
     AMOUNT,
     CENTS,
-    EARLIEST_ORDER_DATE,
     INSTANT,
     UNITS,
     BatchMapper,
+    ValueRules,
 )
 
 SAMPLE_COLUMNS = ("order_id", "ordered_at", "customer_id", "product_id", "quantity", "unit_price", "currency", "country", "status")
@@ -92,7 +92,7 @@ class Preview:
 
     rows: int = 0  # records read
 
-def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10, earliest_order_date: date = EARLIEST_ORDER_DATE) -> Preview:
+def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10, rules: ValueRules = ValueRules()) -> Preview:
     choice = mappings.choose(path, read_header)
     if choice.mapping is None:
         return Preview(path, None, choice.reason)
@@ -104,7 +104,7 @@ def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10, earlie
         stream = read_records(path, mapping)
         preview.header = stream.header
         latest = pa.scalar(datetime.now(UTC).replace(tzinfo=None), INSTANT)
-        mapper = BatchMapper(mapping, stream.header, latest, earliest_order_date)
+        mapper = BatchMapper(mapping, stream.header, latest, rules)
         for batch in stream.batches:
             checked = mapper.check(batch)
             preview.totals.add(checked.lines)

@@ -89,6 +89,17 @@ class CheckedBatch:
     quarantined: pa.Table  # source_line, reason, raw_row (JSON)
 
 
+@dataclass(frozen=True)
+class ValueRules:
+    """What the warehouse accepts beyond the contract's types; the caller sets them (orchestration,
+    from its settings and the dbt project): rows outside them are quarantined, not left to fail a
+    quality gate downstream."""
+
+    earliest_order_date: date = EARLIEST_ORDER_DATE  # anything earlier is implausible
+    # Currencies the marts can convert; None: any ISO 4217 code.
+    currencies_with_rates: frozenset[str] | None = None
+
+
 @dataclass
 class BatchMapper:
     """Maps and validates one file's batches in order (fill-forward carries over between them), and
@@ -97,7 +108,7 @@ class BatchMapper:
     mapping: SourceMapping
     header: list[str]
     latest_ordered_at: pa.TimestampScalar  # anything later is in the future
-    earliest_order_date: date = EARLIEST_ORDER_DATE  # anything earlier is implausible
+    rules: ValueRules = field(default_factory=lambda: ValueRules())
     records: int = 0  # read so far, malformed ones included (a returned sale gives two lines from one)
     reasons: Counter = field(default_factory=Counter)
     examples: dict[str, int] = field(default_factory=dict)  # reason -> its first line number
@@ -115,7 +126,7 @@ class BatchMapper:
             records = self._filled_forward(records)
         values, checks = self._mapped(records, batch.source_lines)
         instants = _instants(values["ordered_at"], self.mapping)
-        reasons = _first_failures(values, instants, self._plausible_dates("ordered_at", instants), checks)
+        reasons = _first_failures(values, instants, self._plausible_dates("ordered_at", instants), checks, self.rules.currencies_with_rates)
         good = pc.is_null(reasons)
         lines = pa.table({column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines})
         if reasons.null_count < len(reasons):  # filtering costs even when every row is good
@@ -145,9 +156,9 @@ class BatchMapper:
 
     def _plausible_dates(self, name: str, instants: pa.Array) -> dict[str, pa.Array]:
         """The checks that keep `instants` within the plausible range: reason -> failing rows."""
-        earliest = pa.scalar(datetime.combine(self.earliest_order_date, time()), INSTANT)
+        earliest = pa.scalar(datetime.combine(self.rules.earliest_order_date, time()), INSTANT)
         return {
-            f"{name} is before {self.earliest_order_date.isoformat()}": pc.less(instants, earliest),
+            f"{name} is before {self.rules.earliest_order_date.isoformat()}": pc.less(instants, earliest),
             f"{name} is in the future": pc.greater(instants, self.latest_ordered_at),
         }
 
@@ -431,7 +442,11 @@ def _local_to_utc(local_times: pa.Array, time_zone: str) -> pa.Array:
 
 
 def _first_failures(
-    values: dict[str, pa.Array], instants: pa.Array, date_checks: dict[str, pa.Array], mapping_checks: dict[str, pa.Array]
+    values: dict[str, pa.Array],
+    instants: pa.Array,
+    date_checks: dict[str, pa.Array],
+    mapping_checks: dict[str, pa.Array],
+    rates: frozenset[str] | None,
 ) -> pa.Array:
     """The reason each row is quarantined for, the first check it fails (CONTRACT.md); null if none."""
     quantity, unit_price, currency = values["quantity"], values["unit_price"], values["currency"]
@@ -450,12 +465,21 @@ def _first_failures(
         **date_checks,
         "missing currency": pc.is_null(currency),
         "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
+        **_without_rates(currency, rates),
         # Optional: an empty country passes (the marts call it ZZ, unknown).
         "country is not an ISO 3166 code": pc.and_(pc.is_valid(values["country"]), pc.invert(pc.is_in(values["country"], value_set=ISO_COUNTRIES))),
     }
     # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
     failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))
     return pc.case_when(failed, *(pa.scalar(reason) for reason in checks))
+
+
+def _without_rates(currency: pa.Array, rates: frozenset[str] | None) -> dict[str, pa.Array]:
+    """A check per currency of the batch the marts cannot convert, naming it (few codes per batch)."""
+    if rates is None:
+        return {}
+    unrated = {code for code in pc.unique(currency).to_pylist() if code is not None} - rates
+    return {f"no exchange rate for {code}": pc.equal(currency, code) for code in sorted(unrated)}
 
 
 def _as_json_objects(records: pa.RecordBatch) -> list[str]:

@@ -160,6 +160,7 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
 
     from ingestion.loader import load_landing, scan_landing
     from ingestion.sources import display_name, load_mappings
+    from orchestration.ingestion_assets import value_rules
 
     ensure_warehouse(settings)
     landing = scan_landing(folder)
@@ -180,7 +181,7 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
         mappings = load_mappings([settings.sources_dir])
         summary = load_landing(
             settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload),
-            earliest_order_date=settings.earliest_order_date, stable_seconds=settings.landing_stable_seconds,
+            rules=value_rules(settings), stable_seconds=settings.landing_stable_seconds,
         )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(
@@ -215,6 +216,7 @@ def _print_file_problems(mapping_errors: list[str], files: list[dict]) -> None:
 def preview(settings: Settings, path: Path) -> int:
     from ingestion.preview import preview_file, render
     from ingestion.sources import load_mappings
+    from orchestration.ingestion_assets import value_rules
 
     if not path.is_file():
         say(f"{path}: no such file")
@@ -222,7 +224,7 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings, earliest_order_date=settings.earliest_order_date)
+    result = preview_file(path, mappings, rules=value_rules(settings))
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1
 

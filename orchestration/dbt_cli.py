@@ -1,5 +1,6 @@
 """The dbt project and how dbt is invoked: importable before the manifest exists."""
 
+import csv
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -39,3 +40,9 @@ def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: flo
     past a share of what is built already, recomputing everything in bulk is faster (a 1.9M-line file
     on 2.2M built lines took 19.5 minutes incrementally, 81 s from scratch)."""
     return built_lines == 0 or new_lines > max_incremental_share * built_lines
+
+
+def currencies_with_rates() -> frozenset[str]:
+    """The currencies the marts can convert: those of the dbt project's rate table (seeds/currency_rates.csv)."""
+    with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open(newline="") as rates:
+        return frozenset(row["currency_code"] for row in csv.DictReader(rates))

@@ -7,8 +7,10 @@ from pydantic import Field
 
 from ingestion.loader import LoadSummary, load_landing
 from ingestion.sources import load_mappings
+from ingestion.transform import ValueRules
+from orchestration.dbt_cli import currencies_with_rates
 from orchestration.metadata import markdown_table, table_metadata
-from orchestration.settings import load_settings
+from orchestration.settings import Settings, load_settings
 
 # dbt reads this table as source shop.order_lines; the translator gives it this same key.
 RAW_ORDER_LINES = dg.AssetKey(["raw", "order_lines"])
@@ -52,7 +54,7 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
 
     summary = load_landing(
         url, landing_dir, load_mappings([settings.sources_dir]), on_file=report,
-        earliest_order_date=settings.earliest_order_date, stable_seconds=settings.landing_stable_seconds,
+        rules=value_rules(settings), stable_seconds=settings.landing_stable_seconds,
     )
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
@@ -101,3 +103,9 @@ def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.
             ),
         },
     )
+
+
+def value_rules(settings: Settings) -> ValueRules:
+    """What the loader accepts beyond the contract's types: dates from ECOM_EARLIEST_ORDER_DATE on, and
+    the currencies the dbt project has rates for, so no such value fails a gate after loading."""
+    return ValueRules(earliest_order_date=settings.earliest_order_date, currencies_with_rates=currencies_with_rates())

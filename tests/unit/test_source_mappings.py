@@ -20,7 +20,7 @@ from ingestion.sources import (
     load_mapping,
     load_mappings,
 )
-from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, ISO_COUNTRIES, BatchMapper
+from ingestion.transform import EARLIEST_ORDER_DATE, INSTANT, ISO_COUNTRIES, BatchMapper, ValueRules
 
 LATEST = pa.scalar(datetime(2100, 1, 1), INSTANT)
 
@@ -39,7 +39,7 @@ def mapped(
     path = directory / file_name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     stream = read_records(path, mapping)
-    mapper = BatchMapper(mapping, stream.header, LATEST, earliest)
+    mapper = BatchMapper(mapping, stream.header, LATEST, ValueRules(earliest_order_date=earliest))
     lines, quarantined = [], []
     for batch in stream.batches:
         checked = mapper.check(batch)
