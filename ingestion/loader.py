@@ -374,18 +374,78 @@ create table {file_table} (like raw.order_lines including defaults including con
 alter table {file_table} alter column file_id set default {file_id}, alter column source set default {source};
 """
 ATTACH_FILE_TABLE = "alter table raw.order_lines attach partition {file_table} for values from ({file_id}) to ({next_file_id})"
-# Each order part of the file is looked up once in the earlier files' partitions (CONTRACT.md,
-# "Corrections"); file ids grow in load order, and the file's own lines are spared.
-REPLACE_EARLIER_LINES = """
+# Corrections (CONTRACT.md) go through the order directory, raw.order_id_blocks and raw.order_parts
+# (schema.sql), so that a load looks up and deletes only what it replaces, in the partitions that hold
+# it, whatever the number of partitions.
+#
+# First, where the file stands in the directory: its greatest order id, the greatest order id the
+# directory places at or below that one (the file's ids above it are new to the warehouse), and
+# whether an earlier file's block encloses the file's greatest id (then its ids are not new either).
+FILE_IN_DIRECTORY = """
+with file_top as (select max(order_id) as order_id from {file_table})
+select
+    greatest(
+        (select max(order_id) from raw.order_parts where order_id <= file_top.order_id),
+        (select max(last_order_id) from raw.order_id_blocks where last_order_id <= file_top.order_id)
+    ),
+    coalesce((
+        -- Blocks do not overlap: the first one ending at or after an order id is the only one that may
+        -- hold it.
+        select first_order_id <= file_top.order_id from raw.order_id_blocks
+        where last_order_id >= file_top.order_id
+        order by last_order_id
+        limit 1
+    ), false)
+from file_top
+"""
+# The file's order ids above those the directory places become the file's block: nothing earlier
+# lies between them, so these parts are new, and recording them costs one row.
+OPEN_BLOCK = """
+insert into raw.order_id_blocks (file_id, first_order_id, last_order_id)
+select {file_id}, min(order_id), max(order_id) from {file_table} where {new_order_ids}
+having count(*) > 0
+"""
+# The file's other order parts: each is placed by its row in raw.order_parts, else by the block
+# around its order id; it takes over (or gets) its row, and the parts placed earlier come back
+# grouped by the file placing them. All parts of one statement read the same snapshot, so `placed`
+# sees the directory as it was before `claimed`.
+CLAIM_ORDER_PARTS = """
 with file_parts as (
-    select distinct order_id, quantity > 0 as is_sale from {file_table}
+    select distinct order_id, quantity > 0 as is_sale from {file_table} where {old_order_ids}
 ),
-removed as (
-    delete from raw.order_lines r using file_parts p
-    where r.order_id = p.order_id and (r.quantity > 0) = p.is_sale and r.file_id < {file_id}
-    returning r.order_id
+placed as (
+    select file_parts.order_id, file_parts.is_sale, coalesce(part.file_id, block.file_id) as earlier_file_id
+    from file_parts
+    left join raw.order_parts as part using (order_id, is_sale)
+    left join lateral (
+        select blocks.file_id, blocks.first_order_id from raw.order_id_blocks as blocks
+        where blocks.last_order_id >= file_parts.order_id
+        order by blocks.last_order_id
+        limit 1
+    ) as block on block.first_order_id <= file_parts.order_id
+),
+claimed as (
+    insert into raw.order_parts (order_id, is_sale, file_id)
+    select order_id, is_sale, {file_id} from file_parts
+    on conflict (order_id, is_sale) do update set file_id = excluded.file_id
 )
-select count(distinct order_id) from removed
+select earlier_file_id, array_agg(order_id), array_agg(is_sale)
+from placed where earlier_file_id is not null
+group by earlier_file_id
+"""
+# One statement per earlier file: its constant file id lets the planner keep the one partition
+# holding the file (pruning at plan time, which locks and plans nothing else), and each part is looked
+# up there only. A block also places order ids its file does not have: only the orders whose lines
+# were there count as replaced.
+DELETE_REPLACED_LINES = """
+with removed as (
+    delete from raw.order_lines as lines
+    using unnest(%s::text[], %s::boolean[]) as resent (order_id, is_sale)
+    where lines.file_id = {earlier_file_id} and lines.order_id = resent.order_id collate "C"
+        and (lines.quantity > 0) = resent.is_sale
+    returning lines.order_id
+)
+select array_agg(distinct order_id) from removed
 """
 
 
@@ -425,11 +485,33 @@ def _load_rows(
         conn.execute(sql.SQL("drop table {file_table}").format(**names))
         return loaded, quarantined, 0, mapper
     conn.execute(sql.SQL(ATTACH_FILE_TABLE).format(**names, next_file_id=sql.Literal(file_id + 1)))
-    # Without statistics the planner would take a big file's order parts for a few hundred, and look
-    # each up in every earlier partition instead of joining by hash.
+    # Statistics for the planner: the directory lookup reads a few or all of the file's order parts
+    # (by index or by scan), and dbt's next build reads the partition before autovacuum analyses it.
     conn.execute(sql.SQL("analyze {file_table} (order_id, quantity)").format(**names))
-    replaced = conn.execute(sql.SQL(REPLACE_EARLIER_LINES).format(**names)).fetchone()[0]
-    return loaded, quarantined, replaced, mapper
+    return loaded, quarantined, _replace_earlier_lines(conn, names), mapper
+
+
+def _replace_earlier_lines(conn: psycopg.Connection, names: dict[str, sql.Composable]) -> int:
+    """Record the file's order parts in the order directory and delete their earlier lines from the
+    partitions it names. Returns the number of orders replaced."""
+    placed_up_to, top_enclosed = conn.execute(sql.SQL(FILE_IN_DIRECTORY).format(**names)).fetchone()
+    if top_enclosed:
+        old_order_ids = sql.SQL("true")  # no new block: every part is looked up
+    else:
+        above = sql.SQL("true") if placed_up_to is None else sql.SQL("order_id > {}").format(sql.Literal(placed_up_to))
+        conn.execute(sql.SQL(OPEN_BLOCK).format(**names, new_order_ids=above))
+        if placed_up_to is None:
+            return 0  # the whole file is new
+        old_order_ids = sql.SQL("order_id <= {}").format(sql.Literal(placed_up_to))
+    claim = sql.SQL(CLAIM_ORDER_PARTS).format(**names, old_order_ids=old_order_ids)
+    earlier_parts = conn.execute(claim).fetchall()
+    # The deletions go in one round trip; each still plans only its own partition.
+    with conn.pipeline():
+        deletions = [
+            conn.execute(sql.SQL(DELETE_REPLACED_LINES).format(earlier_file_id=sql.Literal(file_id)), (order_ids, is_sale))
+            for file_id, order_ids, is_sale in earlier_parts
+        ]
+    return len({order_id for deletion in deletions for order_id in deletion.fetchone()[0] or ()})
 
 
 @dataclass(frozen=True)

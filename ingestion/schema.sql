@@ -79,6 +79,45 @@ begin
     end if;
 end $$;
 
+-- The order directory: which file holds the current lines of each order part (its sale lines,
+-- quantity > 0, or its return/cancellation lines; CONTRACT.md, "Corrections"). A load looks up only
+-- the order parts it may replace and deletes them from the partitions named, instead of probing
+-- every earlier partition's order_id index, so its cost stays flat however many files came before.
+-- The loader keeps both tables in step with raw.order_lines in the load's own transaction.
+--
+-- Most of a file's orders are new ones with order ids above all earlier ones (shops number their
+-- orders), so a file that brings order ids no earlier file had around them records them as one
+-- block, not one row each: its parts with an id in [first_order_id, last_order_id] are in the file,
+-- unless raw.order_parts says otherwise. Blocks never overlap.
+--
+-- An older warehouse gets the directory on its first load after the upgrade: every part it holds
+-- becomes a row of raw.order_parts (this script runs as one transaction).
+do $$
+begin
+    if to_regclass('raw.order_parts') is null then
+        create table raw.order_id_blocks (
+            file_id        bigint primary key,  -- ops.ingested_files.file_id
+            first_order_id text collate "C" not null,
+            last_order_id  text collate "C" not null unique,
+            check (first_order_id <= last_order_id)
+        );
+        -- A row for each order part that a file brought below order ids loaded before it (late and
+        -- re-sent orders, returns and cancellations of earlier orders), ahead of any block: it may lie
+        -- in another file's block. And for each part loaded before the directory existed.
+        create table raw.order_parts (
+            order_id text collate "C" not null,
+            is_sale  boolean not null,
+            file_id  bigint  not null  -- ops.ingested_files.file_id: the partition holding the part's lines
+        );
+        -- A part's lines are all in one file (each load deleted the earlier lines of the parts it
+        -- carried), so max() is that file.
+        insert into raw.order_parts (order_id, is_sale, file_id)
+        select order_id, quantity > 0, max(file_id) from raw.order_lines group by 1, 2;
+        -- Built once, sorted, after the rows: faster than keeping it up row by row.
+        alter table raw.order_parts add primary key (order_id, is_sale);
+    end if;
+end $$;
+
 create table if not exists quarantine.order_lines (
     file_id        bigint      not null,
     file_name      text        not null,

@@ -241,6 +241,7 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_and_the_rerun_is_exact(sc
         assert conn.execute("select count(*) from raw.order_lines").fetchone()[0] == 0
         assert conn.execute("select count(*) from ops.ingested_files").fetchone()[0] == 0
         assert partitions(scratch_warehouse) == []
+        assert conn.execute("select count(*) from raw.order_id_blocks").fetchone()[0] == 0
     summary = load(scratch_warehouse, tmp_path)
     assert summary.rows_loaded == report.lines
     assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(report.lines,)]
@@ -296,6 +297,11 @@ def test_lines_loaded_before_raw_order_lines_was_partitioned_are_kept_and_still_
         ("O1", 3, 2),
         ("O2", 1, 1),
     ]
+    assert rows(scratch_warehouse, "select order_id, is_sale, file_id from raw.order_parts order by order_id") == [
+        ("O1", True, 2),
+        ("O2", True, 1),
+    ]
+    assert_directory_places_every_part(scratch_warehouse)
 
 
 def test_a_mostly_quarantined_file_is_rejected_whole_with_its_top_reasons(scratch_warehouse, tmp_path):
@@ -636,3 +642,173 @@ def test_two_loads_at_once_never_crash_and_load_each_file_once(scratch_warehouse
     assert sum(loaded for result in results for _, loaded in result.values()) == report.lines
     files = len(report.files) + 1
     assert rows(scratch_warehouse, "select count(*), count(distinct file_name) from ops.ingested_files") == [(files, files)]
+    assert_directory_places_every_part(scratch_warehouse)
+
+
+# --- the order directory (raw.order_id_blocks and raw.order_parts, ingestion/schema.sql) ----------
+
+# Rows where the directory does not place an order part in the file holding its lines; blocks that
+# overlap would place some parts twice.
+DIRECTORY_DISAGREEMENTS = """
+with parts as (
+    select order_id, quantity > 0 as is_sale, file_id from raw.order_lines group by 1, 2, 3
+)
+select parts.order_id, parts.is_sale, parts.file_id, coalesce(part.file_id, block.file_id) as placed_in
+from parts
+left join raw.order_parts as part using (order_id, is_sale)
+left join raw.order_id_blocks as block on parts.order_id between block.first_order_id and block.last_order_id
+where coalesce(part.file_id, block.file_id) is distinct from parts.file_id
+"""
+OVERLAPPING_BLOCKS = """
+select earlier.file_id, later.file_id from raw.order_id_blocks as earlier join raw.order_id_blocks as later
+on earlier.file_id < later.file_id
+    and earlier.first_order_id <= later.last_order_id and later.first_order_id <= earlier.last_order_id
+"""
+PARTS_IN_SEVERAL_FILES = """
+select order_id, quantity > 0 from raw.order_lines group by 1, 2 having count(distinct file_id) > 1
+"""
+
+
+def assert_directory_places_every_part(url: str) -> None:
+    assert rows(url, OVERLAPPING_BLOCKS) == []
+    assert rows(url, PARTS_IN_SEVERAL_FILES) == []
+    assert rows(url, DIRECTORY_DISAGREEMENTS) == []
+
+
+def expected_after_corrections(paths: list[Path]) -> tuple[list[tuple], list[int]]:
+    """What the contract says raw.order_lines holds after loading `paths` in name order, worked out
+    without the database: each file's order parts (sale lines, return lines) replace the same parts'
+    earlier lines. Also the number of orders each file replaced."""
+    import csv
+    from collections import defaultdict
+
+    current: dict[tuple[str, bool], list[tuple]] = {}
+    replaced_per_file = []
+    for path in sorted(paths, key=lambda path: path.name):
+        parts: dict[tuple[str, bool], list[tuple]] = defaultdict(list)
+        with path.open(newline="", encoding="utf-8") as handle:
+            for line in csv.DictReader(handle):
+                quantity = int(line["quantity"])
+                parts[line["order_id"], quantity > 0].append((line["order_id"], line["product_id"], quantity, path.name))
+        replaced_per_file.append(len({order_id for order_id, is_sale in parts if (order_id, is_sale) in current}))
+        current.update(parts)
+    return sorted(line for lines in current.values() for line in lines), replaced_per_file
+
+
+def loaded_lines(url: str) -> list[tuple]:
+    return sorted(
+        rows(
+            url,
+            "select order_id, product_id, quantity, file_name from raw.order_lines join ops.ingested_files using (file_id)",
+        )
+    )
+
+
+def test_corrections_over_many_files_match_the_contract_and_the_directory_stays_exact(scratch_warehouse, tmp_path):
+    from datetime import timedelta
+    from shutil import move
+
+    from ingestion.demo_data import DEFAULT_START, generate_orders
+
+    # 40 days of a shop (late orders, re-sent orders, returns and cancellations), loaded as 25 days,
+    # then a day of another shop whose order numbers restart at 1 (it re-sends orders of the first
+    # days and brings others into the gaps between earlier files' orders), then the shop's last days.
+    shop, other_shop = tmp_path / "shop", tmp_path / "other_shop"
+    generate_orders(shop, orders=4000, days=40, seed=21)
+    generate_orders(other_shop, orders=250, days=1, seed=22, start=DEFAULT_START + timedelta(days=24))
+    (other_file,) = other_shop.iterdir()
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for path in shop.iterdir():
+        move(path, landing / path.name)
+    move(other_file, landing / other_file.name.replace(".csv", "_other-shop.csv"))
+    paths = sorted(landing.iterdir())
+
+    summary = load(scratch_warehouse, landing)
+
+    assert [result.status for result in summary.files] == ["loaded"] * len(paths)
+    lines, replaced_per_file = expected_after_corrections(paths)
+    assert loaded_lines(scratch_warehouse) == lines
+    assert [result.orders_replaced for result in summary.files] == replaced_per_file
+    assert sum(replaced_per_file) > 250  # re-sent orders, returns of returned ones, the other shop's day
+    assert_directory_places_every_part(scratch_warehouse)
+    # Most parts are placed by their file's block; a row each for the rest.
+    ((directory_rows, parts),) = rows(
+        scratch_warehouse,
+        "select (select count(*) from raw.order_parts), (select count(distinct (order_id, quantity > 0)) from raw.order_lines)",
+    )
+    assert directory_rows < parts / 4
+
+
+def test_a_correction_reaches_a_partition_from_long_ago(scratch_warehouse, tmp_path):
+    write(tmp_path / "orders_2025-01-01.csv", "A1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
+    for day in range(2, 31):
+        write(tmp_path / f"orders_2025-01-{day:02}.csv", f"A{day:02},2025-01-{day:02}T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web")
+    load(scratch_warehouse, tmp_path)
+    write(
+        tmp_path / "orders_2025-02-01.csv",
+        "A1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,3,9.90,EUR,DE,completed,web",  # re-sent sale
+        "A1,2025-02-01T09:00:00+00:00,C1,P1,Mug,Home,-1,9.90,EUR,DE,returned,web",  # its first return
+    )
+    write(tmp_path / "orders_2025-02-02.csv", "A1,2025-02-02T09:00:00+00:00,C1,P1,Mug,Home,-2,9.90,EUR,DE,returned,web")
+    summary = load(scratch_warehouse, tmp_path)
+    assert [(result.status, result.orders_replaced) for result in summary.files[-2:]] == [("loaded", 1), ("loaded", 1)]
+    assert rows(scratch_warehouse, "select quantity, file_id from raw.order_lines where order_id = 'A1' order by quantity") == [
+        (-2, 32),
+        (3, 31),
+    ]
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines_file_1") == [(0,)]
+    assert_directory_places_every_part(scratch_warehouse)
+
+
+def test_an_order_id_between_an_earlier_files_orders_is_new_there(scratch_warehouse, tmp_path):
+    write(
+        tmp_path / "orders_2025-01-01.csv",
+        "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+        "O3,2025-01-01T11:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+    )
+    # O2 lies in the first file's block of order ids, but the first file had no O2.
+    write(tmp_path / "orders_2025-01-02.csv", "O2,2025-01-01T10:30:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web")
+    write(
+        tmp_path / "orders_2025-01-03.csv",
+        "O2,2025-01-01T10:30:00+00:00,C1,P1,Mug,Home,5,9.90,EUR,DE,completed,web",
+        "O3,2025-01-01T11:00:00+00:00,C1,P1,Mug,Home,5,9.90,EUR,DE,completed,web",
+    )
+    summary = load(scratch_warehouse, tmp_path)
+    assert [result.orders_replaced for result in summary.files] == [0, 0, 2]
+    assert rows(scratch_warehouse, "select order_id, quantity, file_id from raw.order_lines order by order_id") == [
+        ("O1", 1, 1),
+        ("O2", 5, 3),
+        ("O3", 5, 3),
+    ]
+    assert rows(scratch_warehouse, "select file_id, first_order_id, last_order_id from raw.order_id_blocks") == [(1, "O1", "O3")]
+    assert_directory_places_every_part(scratch_warehouse)
+
+
+def test_a_warehouse_loaded_before_the_order_directory_gets_it_filled(scratch_warehouse, tmp_path):
+    write(
+        tmp_path / "orders_2025-01-01.csv",
+        "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web",
+        "O2,2025-01-01T11:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+    )
+    write(tmp_path / "orders_2025-01-02.csv", "O2,2025-01-02T11:00:00+00:00,C1,P1,Mug,Home,-1,9.90,EUR,DE,returned,web")
+    load(scratch_warehouse, tmp_path)
+    # The warehouse as the loader left it before the directory existed.
+    with psycopg.connect(scratch_warehouse, autocommit=True) as conn:
+        conn.execute("drop table raw.order_parts, raw.order_id_blocks")
+    write(
+        tmp_path / "orders_2025-01-03.csv",
+        "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,4,9.90,EUR,DE,completed,web",
+        "O2,2025-01-03T11:00:00+00:00,C1,P1,Mug,Home,-2,9.90,EUR,DE,returned,web",
+        "O9,2025-01-03T12:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+    )
+    summary = load(scratch_warehouse, tmp_path)
+    assert summary.files[-1].orders_replaced == 2
+    assert rows(scratch_warehouse, "select order_id, quantity, file_id from raw.order_lines order by order_id, quantity") == [
+        ("O1", 4, 3),
+        ("O2", -2, 3),
+        ("O2", 1, 1),
+        ("O9", 1, 3),
+    ]
+    assert rows(scratch_warehouse, "select file_id, first_order_id, last_order_id from raw.order_id_blocks") == [(3, "O9", "O9")]
+    assert_directory_places_every_part(scratch_warehouse)
