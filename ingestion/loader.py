@@ -10,9 +10,11 @@ How a file is loaded, and why:
    worker thread prepares batch k+1 while PostgreSQL ingests batch k, so the Python process and the
    server work side by side.
 3. A file with more quarantined rows than its source allows is rejected whole, with its top reasons.
-4. The table is attached as the file's partition; its indexes are built then, in one sorted pass,
-   where keeping them up row by row would cost the COPY half its speed.
-5. The file's order parts then replace their earlier lines (CONTRACT.md, "Corrections").
+4. Its order_id index is built then, in one sorted pass, where keeping it up row by row would cost
+   the COPY half its speed.
+5. The file's order parts replace their earlier lines (CONTRACT.md, "Corrections"), found through the
+   order directory (schema.sql) in the partitions that hold them. Then the table is attached as the
+   file's partition.
 Steps 2-5 and the manifest row are one transaction: a crash leaves nothing behind.
 """
 
@@ -373,6 +375,12 @@ CREATE_FILE_TABLE = """
 create table {file_table} (like raw.order_lines including defaults including constraints, check (file_id = {file_id}));
 alter table {file_table} alter column file_id set default {file_id}, alter column source set default {source};
 """
+# Built once, sorted, after the COPY; the attachment then takes it as the partition's copy of
+# raw.order_lines' order_id index. The directory lookup reads the file's order ids through it.
+INDEX_FILE_TABLE = "create index on {file_table} (order_id)"
+# Last: the file's own lines are not yet among those its corrections delete, and the deletions have
+# already read the partition list the attachment needs (reading it again costs time with every
+# partition).
 ATTACH_FILE_TABLE = "alter table raw.order_lines attach partition {file_table} for values from ({file_id}) to ({next_file_id})"
 # Corrections (CONTRACT.md) go through the order directory, raw.order_id_blocks and raw.order_parts
 # (schema.sql), so that a load looks up and deletes only what it replaces, in the partitions that hold
@@ -403,7 +411,7 @@ from file_top
 OPEN_BLOCK = """
 insert into raw.order_id_blocks (file_id, first_order_id, last_order_id)
 select {file_id}, min(order_id), max(order_id) from {file_table} where {new_order_ids}
-having count(*) > 0
+having min(order_id) is not null  -- not count(*): min() and max() each read one index entry
 """
 # The file's other order parts: each is placed by its row in raw.order_parts, else by the block
 # around its order id; it takes over (or gets) its row, and the parts placed earlier come back
@@ -484,11 +492,13 @@ def _load_rows(
     if not loaded:  # a file of bad rows only adds no partition
         conn.execute(sql.SQL("drop table {file_table}").format(**names))
         return loaded, quarantined, 0, mapper
-    conn.execute(sql.SQL(ATTACH_FILE_TABLE).format(**names, next_file_id=sql.Literal(file_id + 1)))
+    conn.execute(sql.SQL(INDEX_FILE_TABLE).format(**names))
     # Statistics for the planner: the directory lookup reads a few or all of the file's order parts
     # (by index or by scan), and dbt's next build reads the partition before autovacuum analyses it.
     conn.execute(sql.SQL("analyze {file_table} (order_id, quantity)").format(**names))
-    return loaded, quarantined, _replace_earlier_lines(conn, names), mapper
+    replaced = _replace_earlier_lines(conn, names)
+    conn.execute(sql.SQL(ATTACH_FILE_TABLE).format(**names, next_file_id=sql.Literal(file_id + 1)))
+    return loaded, quarantined, replaced, mapper
 
 
 def _replace_earlier_lines(conn: psycopg.Connection, names: dict[str, sql.Composable]) -> int:
