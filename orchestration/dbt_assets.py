@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: keys and groups by layer, dbt tests as asset checks."""
 
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ import psycopg
 from psycopg import sql
 from pydantic import Field
 
-from orchestration.dbt_cli import dbt_build_args, dbt_project, rebuild_in_full
+from orchestration.dbt_cli import candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.settings import load_settings
@@ -47,16 +46,6 @@ class LayeredDbtTranslator(DagsterDbtTranslator):
 
 
 translator = LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
-def candidate_schemas() -> dict[str, str]:
-    """Each published schema and the candidate schema dbt builds it into (orchestration/publication.py)."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    return {
-        node["config"]["schema"]: node["schema"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in ("model", "seed") and node["config"].get("schema")
-    }
 
 
 class DbtBuildConfig(dg.Config):

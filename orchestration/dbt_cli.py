@@ -1,6 +1,7 @@
 """The dbt project and how dbt is invoked: importable before the manifest exists."""
 
 import csv
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -46,3 +47,14 @@ def currencies_with_rates() -> frozenset[str]:
     """The currencies the marts can convert: those of the dbt project's rate table (seeds/currency_rates.csv)."""
     with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open(newline="") as rates:
         return frozenset(row["currency_code"] for row in csv.DictReader(rates))
+
+
+def candidate_schemas() -> dict[str, str]:
+    """Each published schema and the candidate schema dbt builds it into (orchestration/publication.py),
+    from the manifest."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["config"]["schema"]: node["schema"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("schema")
+    }

@@ -8,8 +8,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.alerts import run_failure_alert
-from orchestration.dbt_assets import candidate_schemas, dbt_models
-from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_project
+from orchestration.dbt_assets import dbt_models
+from orchestration.dbt_cli import DBT_EXECUTABLE, candidate_schemas, dbt_project
 from orchestration.ingestion_assets import raw_order_lines
 from orchestration.publication import publication_asset
 from orchestration.quality_checks import quality_checks

@@ -16,7 +16,7 @@ import dagster as dg
 
 from expectations.results import record
 from expectations.suites import SUITES, ExpectationOutcome, Suite, SuiteOutcome, data_docs_index, validate
-from orchestration.dbt_assets import candidate_schemas
+from orchestration.dbt_cli import candidate_schemas
 from orchestration.metadata import markdown_table
 from orchestration.settings import load_settings
 
