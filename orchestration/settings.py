@@ -7,6 +7,7 @@ them the values they need.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -92,6 +93,8 @@ class Settings:
     embedded_postgres: bool
     bi_reader_user: str
     bi_reader_password: str
+    # PostgreSQL's statement_timeout of the BI role (e.g. `60s`): Superset's longest query.
+    bi_reader_statement_timeout: str
     superset_admin_user: str
     superset_admin_password: str
     superset_secret_key: str
@@ -117,8 +120,20 @@ class Settings:
         return Path(os.environ.get("ECOM_LANDING_DIR") or self.home / "landing").expanduser().resolve()
 
     @property
+    def pg_service_dir(self) -> Path:
+        """Where the embedded PostgreSQL keeps its binaries and data when `ecom` runs as root (see pgdata_dir)."""
+        return Path(os.environ.get("ECOM_PG_SERVICE_DIR") or "/var/lib/ecom-postgres").expanduser().resolve()
+
+    @property
     def pgdata_dir(self) -> Path:
-        return self.home / "pg"
+        """The embedded PostgreSQL's data directory. PostgreSQL refuses to run as root, so as root it
+        runs as a system user, which cannot be expected to reach into ECOM_HOME (private) or its
+        parents (e.g. /root): its data then lives in pg_service_dir, in a directory of its own per
+        ECOM_HOME."""
+        if os.geteuid() != 0:
+            return self.home / "pg"
+        home_id = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+        return self.pg_service_dir / "data" / f"{self.home.name}-{home_id}"
 
     @property
     def run_dir(self) -> Path:
@@ -218,6 +233,7 @@ def load_settings() -> Settings:
         embedded_postgres=embedded,
         bi_reader_user=_env("BI_READER_USER", "bi_reader"),
         bi_reader_password=_env("BI_READER_PASSWORD", LOCAL_BI_READER_PASSWORD),
+        bi_reader_statement_timeout=_env("BI_READER_STATEMENT_TIMEOUT", "60s"),
         superset_admin_user=_env("SUPERSET_ADMIN_USER", LOCAL_SUPERSET_ADMIN_USER),
         superset_admin_password=_env("SUPERSET_ADMIN_PASSWORD", LOCAL_SUPERSET_ADMIN_PASSWORD),
         superset_secret_key=_env("SUPERSET_SECRET_KEY", "local-only-superset-secret-key-change-me"),

@@ -13,11 +13,13 @@
 #   databases  warehouse (owner: pipeline role), dagster, superset (owned by their roles)
 #   schemas    raw, staging, intermediate, marts, quarantine, ops in `warehouse`, owned by the
 #              pipeline role
-#   grants     bi_reader: CONNECT on warehouse, USAGE + SELECT on schema marts only, including
-#              tables and views the pipeline role creates there later (default privileges)
+#   grants     bi_reader: CONNECT on warehouse (no other database, no temporary tables), USAGE +
+#              SELECT on schema marts only, including tables and views the pipeline role creates
+#              there later (default privileges); read-only transactions, a statement timeout
 #
-# Passwords come from the container environment (docker-compose.yml, from .env) and reach SQL
-# as psql variables (:'var'), so they are quoted by psql, never spliced in by the shell.
+# Passwords come from the container environment (docker-compose.yml, from .env): psql reads them
+# itself (\getenv), so they are never on a command line, and quotes them (:'var'), so they are
+# never spliced in by the shell.
 
 # A subshell: the image *sources* init scripts that lost their executable bit, and these
 # shell options must not leak into its entrypoint.
@@ -34,13 +36,15 @@ admin_db="${POSTGRES_DB:-$admin_user}"
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$admin_user" --dbname "$admin_db" \
     -v pipeline_user="${ECOM_PG_USER:-ecom}" \
-    -v pipeline_password="$ECOM_PG_PASSWORD" \
     -v dagster_user="${DAGSTER_PG_USERNAME:-dagster}" \
-    -v dagster_password="$DAGSTER_PG_PASSWORD" \
     -v superset_user="${SUPERSET_DB_USER:-superset}" \
-    -v superset_password="$SUPERSET_DB_PASSWORD" \
-    -v bi_reader_password="$BI_READER_PASSWORD" \
+    -v bi_reader_statement_timeout="${BI_READER_STATEMENT_TIMEOUT:-60s}" \
     <<'EOSQL'
+\getenv pipeline_password ECOM_PG_PASSWORD
+\getenv dagster_password DAGSTER_PG_PASSWORD
+\getenv superset_password SUPERSET_DB_PASSWORD
+\getenv bi_reader_password BI_READER_PASSWORD
+
 -- Roles --------------------------------------------------------------------------------
 CREATE ROLE :"pipeline_user" LOGIN PASSWORD :'pipeline_password';
 CREATE ROLE :"dagster_user" LOGIN PASSWORD :'dagster_password';
@@ -49,6 +53,8 @@ CREATE ROLE bi_reader LOGIN PASSWORD :'bi_reader_password'
     NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT;
 -- Defence in depth: even a mistaken grant cannot let Superset write.
 ALTER ROLE bi_reader SET default_transaction_read_only = on;
+-- No Superset query runs longer than this.
+ALTER ROLE bi_reader SET statement_timeout = :'bi_reader_statement_timeout';
 
 -- Databases ----------------------------------------------------------------------------
 CREATE DATABASE warehouse OWNER :"pipeline_user";
@@ -59,6 +65,9 @@ CREATE DATABASE superset OWNER :"superset_user";
 REVOKE ALL ON DATABASE warehouse FROM PUBLIC;
 REVOKE ALL ON DATABASE dagster FROM PUBLIC;
 REVOKE ALL ON DATABASE superset FROM PUBLIC;
+REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
+REVOKE CONNECT, TEMPORARY ON DATABASE template1 FROM PUBLIC;
+-- bi_reader: CONNECT only, so no temporary tables either.
 GRANT CONNECT ON DATABASE warehouse TO bi_reader;
 
 -- Warehouse schemas ----------------------------------------------------------------------

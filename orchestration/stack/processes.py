@@ -38,6 +38,14 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def pid_zombie(pid: int) -> bool:
+    """Whether `pid` is a process that ended but was not reaped by its parent yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+
+
 def is_running(run_dir: Path, name: str) -> bool:
     pid = read_pid(run_dir, name)
     return pid is not None and pid_alive(pid)
@@ -103,6 +111,14 @@ def _group_alive(pgid: int) -> bool:
         if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             return True
     return False
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.2)
 
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:
