@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,6 +20,11 @@ LOCATION_NAME = "ecommerce_analytics"
 PIPELINE_JOB = "full_pipeline"
 SKIPPED_FILES_SHOWN = 10
 RUN_SUCCEEDED_WITH_PROBLEMS = 3  # `ecom run`'s exit status when the run succeeded but a check failed as a warning
+# Seconds `ecom run` waits before each new attempt to reach the Dagster webserver or its database:
+# about a minute for a restarted PostgreSQL or webserver to answer again.
+RETRY_DELAYS = (1, 2, 4, 8, 15, 30)
+# Tags the run `ecom run` submits, so an attempt cut off halfway can be told from a new run.
+LAUNCH_TAG = "ecom/launch_id"
 
 
 def say(message: str) -> None:
@@ -247,30 +253,77 @@ def docs(settings: Settings, serve: bool) -> int:
     return 0
 
 
+def _unreachable(error: BaseException | None) -> bool:
+    """Whether `error` means the webserver or Dagster's database did not answer (restarting, or a
+    connection that died with the server): worth trying again."""
+    import requests
+    import sqlalchemy.exc
+    from dagster_graphql import DagsterGraphQLClientError
+
+    while error is not None:
+        if isinstance(error, (requests.exceptions.ConnectionError, sqlalchemy.exc.OperationalError)):
+            return True
+        # The webserver answered, but its own database connection had died.
+        if isinstance(error, DagsterGraphQLClientError) and error.args[:1] == ("PythonError",) and "OperationalError" in str(error):
+            return True
+        error = error.__cause__
+    return False
+
+
+def _with_retries(what: str, call):
+    """`call()`, tried again with growing pauses (RETRY_DELAYS) while the webserver or Dagster's database is unreachable."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return call()
+        except Exception as error:
+            if delay is None or not _unreachable(error):
+                raise
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            say(f"  {what}: {reason}; trying again in {delay} s")
+            time.sleep(delay)
+
+
 def _launch_pipeline(settings: Settings, landing_dir: Path | None) -> str:
+    import dagster as dg
     from dagster_graphql import DagsterGraphQLClient
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=settings.dagster_port)
     run_config = {}
     if landing_dir is not None:
         run_config = {"ops": {"raw__order_lines": {"config": {"landing_dir": str(landing_dir)}}}}
-    return client.submit_job_execution(
-        PIPELINE_JOB, repository_location_name=LOCATION_NAME, run_config=run_config, tags={"launched_by": "ecom run"}
-    )
+    launch_id = str(uuid.uuid4())
+
+    def submit() -> str:
+        # An earlier attempt may have got as far as creating the run: follow it if it was queued;
+        # if it was left NOT_STARTED, it would never start, so it is deleted and submitted anew.
+        instance = dg.DagsterInstance.get()
+        for earlier in instance.get_runs(dg.RunsFilter(tags={LAUNCH_TAG: launch_id})):
+            if earlier.status != dg.DagsterRunStatus.NOT_STARTED:
+                return earlier.run_id
+            say(f"  run {earlier.run_id} was created but never queued: deleting it")
+            instance.delete_run(earlier.run_id)
+        return client.submit_job_execution(
+            PIPELINE_JOB,
+            repository_location_name=LOCATION_NAME,
+            run_config=run_config,
+            tags={"launched_by": "ecom run", LAUNCH_TAG: launch_id},
+        )
+
+    return _with_retries("launching the run", submit)
 
 
 def _follow_run(run_id: str) -> dict:
     """Print each asset and check as the run produces it; return what the run materialized."""
     import dagster as dg
 
-    instance = dg.DagsterInstance.get()
+    instance = _with_retries("opening Dagster's instance", dg.DagsterInstance.get)
     materialized: dict[str, dict] = {}
     checks: dict[str, bool] = {}
     ingestion_problems: dict = {}
     failures: list[str] = []
     cursor = None
     while True:
-        records = instance.get_records_for_run(run_id, cursor=cursor)
+        records = _with_retries("reading the run's events", lambda: instance.get_records_for_run(run_id, cursor=cursor))
         cursor = records.cursor
         for record in records.records:
             event = record.event_log_entry.dagster_event
@@ -297,7 +350,7 @@ def _follow_run(run_id: str) -> dict:
                     error = error.cause
                 failures.append(f"{event.step_key}: {error.message.strip()}")
                 say(f"  step FAILED {failures[-1]}")
-        run = instance.get_run_by_id(run_id)
+        run = _with_retries("reading the run's status", lambda: instance.get_run_by_id(run_id))
         if run.is_finished and not records.has_more:
             return {
                 "status": run.status.value,

@@ -22,6 +22,9 @@ if SUPERSET_ENV != "local":
 SECRET_KEY = SECRET_KEY or _LOCAL_SECRET_KEY
 
 SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_METADATA_URL"]
+# Each gunicorn worker keeps a pool of metadata connections: after a PostgreSQL restart, every one
+# of them is dead. Checked before use, they are replaced instead of failing a request each.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 # API writes (dashboards as code) need a CSRF token, as the UI does.
 WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = None

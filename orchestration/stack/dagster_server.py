@@ -36,7 +36,12 @@ def start(settings: Settings, with_daemon: bool = True) -> None:
     write_instance_config(settings)
     workspace = str(REPO_ROOT / "workspace.yaml")
     services = {
-        WEBSERVER: [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace],
+        # --db-pool-recycle 0: the webserver opens a database connection per use, as the daemon does,
+        # instead of keeping one that dies with a PostgreSQL restart and fails the next request.
+        WEBSERVER: [
+            _bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace,
+            "--db-pool-recycle", "0",
+        ],
         DAEMON: [_bin("dagster-daemon"), "run", "-w", workspace],
     }
     if not with_daemon:

@@ -7,6 +7,7 @@ and the stop itself is checked: no process of the stack may be left.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
@@ -14,8 +15,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -118,3 +121,27 @@ def scratch_warehouse(stack):
     yield url
     with stack.superuser() as conn:
         conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def alert_webhook(stack):
+    """Listens on the stack's ALERT_WEBHOOK_URL; yields the list of JSON payloads posted to it."""
+    received: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    address = urlsplit(stack.env["ALERT_WEBHOOK_URL"])
+    server = http.server.HTTPServer((address.hostname, address.port), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
