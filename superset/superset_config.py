@@ -4,8 +4,10 @@ Everything comes from the environment. The shipped local defaults are only accep
 SUPERSET_ENV=local (what `make run` uses); any other setup must bring its own secrets.
 """
 
+import json
 import logging
 import os
+import re
 
 from superset.utils.log import DBEventLogger
 
@@ -20,6 +22,35 @@ if SUPERSET_ENV != "local":
     if os.environ.get("SUPERSET_ADMIN_PASSWORD", _LOCAL_ADMIN_PASSWORD) == _LOCAL_ADMIN_PASSWORD:
         raise RuntimeError("SUPERSET_ADMIN_PASSWORD must be set to a private value outside SUPERSET_ENV=local")
 SECRET_KEY = SECRET_KEY or _LOCAL_SECRET_KEY
+
+
+def _rotate_the_shipped_admin_password(app) -> None:
+    """The check above only sees the environment. A stack first set up with SUPERSET_ENV=local keeps
+    the shipped admin password in its metadata database: outside local mode it is replaced by
+    SUPERSET_ADMIN_PASSWORD (the check above made sure that one is private) at every start."""
+    if SUPERSET_ENV == "local":
+        return
+    from sqlalchemy import inspect
+    from superset import db
+    from werkzeug.security import check_password_hash
+
+    if not inspect(db.engine).has_table("ab_user"):  # `superset db upgrade` on a new database
+        return
+    security = app.appbuilder.sm
+    for username in {os.environ.get("SUPERSET_ADMIN_USER") or "admin", "admin"}:
+        user = security.find_user(username=username)
+        if user is not None and user.password and check_password_hash(user.password, _LOCAL_ADMIN_PASSWORD):
+            security.reset_password(user.id, os.environ["SUPERSET_ADMIN_PASSWORD"])
+            logging.getLogger(__name__).warning(
+                "Superset user %s still had the shipped password: replaced by SUPERSET_ADMIN_PASSWORD", username
+            )
+
+
+FLASK_APP_MUTATOR = _rotate_the_shipped_admin_password
+# Set only while rotating the secret key: superset/re_encrypt_secrets.py (`superset re-encrypt-secrets`
+# once fixed) re-encrypts the stored secrets from this key to SECRET_KEY (README, "Rotating Superset's
+# secret key").
+PREVIOUS_SECRET_KEY = os.environ.get("SUPERSET_PREVIOUS_SECRET_KEY") or None
 
 SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_METADATA_URL"]
 # Each gunicorn worker keeps a pool of metadata connections: after a PostgreSQL restart, every one
@@ -69,6 +100,35 @@ TALISMAN_ENABLED = False
 WEBSERVER_TIMEOUT = 120
 
 
+# Superset logs every API request's form fields and JSON body as they came, and serves the `logs`
+# table through its API (/api/v1/log/): an asset import's `passwords` field, a database's
+# `sqlalchemy_uri` or `parameters.password`, an SSH tunnel's key would all be readable there. Every
+# event is stored with such values masked.
+SECRET_MASK = "XXXXXXXXXX"  # what Superset's own API shows for a masked password
+_SECRET_NAME = re.compile(r"password|secret|token|private_key|credentials|encrypted_extra", re.IGNORECASE)
+_URI_PASSWORD = re.compile(r"(?P<login>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+
+
+def redact_secrets(value):
+    """`value` (an event's payload) with every secret masked: values under a secret-looking key,
+    passwords in connection URIs, also inside JSON sent as a string (form fields)."""
+    if isinstance(value, dict):
+        return {
+            key: SECRET_MASK if _SECRET_NAME.search(str(key)) and item not in (None, "") else redact_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redact_secrets(item) for item in value]
+    if isinstance(value, str):
+        if value[:1] in ("{", "["):
+            try:
+                return json.dumps(redact_secrets(json.loads(value)))
+            except ValueError:
+                pass
+        return _URI_PASSWORD.sub(rf"\g<login>{SECRET_MASK}@", value)
+    return value
+
+
 # A chart data request logs six events (the request and its steps: SQL, dataframe, post-processing,
 # JSON), each committed to the metadata database: a fifth of the request's time, and a dashboard
 # makes one request per chart. They go to the log file instead. Every other event (dashboard and
@@ -78,14 +138,19 @@ _CHART_DATA_STEPS = {"ChartDataRestApi.json_dumps", "_get_data_response", "Query
 _event_log = logging.getLogger("superset.events")
 
 
-class ChartDataToLogFileEventLogger(DBEventLogger):
+class SecretMaskingEventLogger(DBEventLogger):
+    """Stores every event with its secrets masked; chart data events go to the log file instead."""
+
     def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):  # noqa: PLR0913 (Superset's signature)
         if action == _CHART_DATA_REQUEST or action in _CHART_DATA_STEPS:
             level = logging.INFO if action == _CHART_DATA_REQUEST else logging.DEBUG
             for record in kwargs.get("records") or [{}]:
                 _event_log.log(level, "%s user=%s %s %s ms", action, user_id, record.get("path"), duration_ms)
             return
+        for payload in ("records", "curated_payload"):
+            if kwargs.get(payload):
+                kwargs[payload] = redact_secrets(kwargs[payload])
         super().log(user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs)
 
 
-EVENT_LOGGER = ChartDataToLogFileEventLogger()
+EVENT_LOGGER = SecretMaskingEventLogger()

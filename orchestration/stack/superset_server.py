@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 
+import psycopg
+
 from orchestration.settings import REPO_ROOT, Settings
 from orchestration.stack import processes
 
 SUPERSET_VENV = REPO_ROOT / ".venv-superset"
 SERVICE = "superset"
 # Bump when the initialisation steps change, so existing stacks run them again.
-INIT_VERSION = "6.1.0-1"
+INIT_VERSION = "6.1.0-2"
 
 
 def _bin(name: str) -> str:
@@ -38,19 +40,34 @@ def initialise(settings: Settings, log=print) -> None:
             [
                 "fab", "create-admin",
                 "--username", settings.superset_admin_user,
-                "--password", settings.superset_admin_password,
                 "--firstname", "Shop", "--lastname", "Admin", "--email", "admin@localhost",
             ],
         ),
         ("initialising Superset roles and permissions", ["init"]),
     ]
+    # The admin's password reaches `fab create-admin` through the variable click reads for its
+    # --password option: a command line is readable by every user of the machine.
+    env = {**_env(settings), "FLASK_FAB_CREATE_ADMIN_PASSWORD": settings.superset_admin_password}
     with open(settings.log_dir / "superset-init.log", "ab") as init_log:
         for description, arguments in steps:
             log(f"  {description} ...")
-            result = subprocess.run([_bin("superset"), *arguments], env=_env(settings), cwd=REPO_ROOT, stdout=init_log, stderr=subprocess.STDOUT)
+            result = subprocess.run(
+                [_bin("superset"), *arguments], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=init_log, stderr=subprocess.STDOUT
+            )
             if result.returncode != 0:
                 raise RuntimeError(f"Superset step failed ({description}); see {settings.log_dir / 'superset-init.log'}")
+    _mask_passwords_logged_before(settings)
     marker.write_text(INIT_VERSION)
+
+
+def _mask_passwords_logged_before(settings: Settings) -> None:
+    """Until superset_config.py masked secrets in Superset's event log, every publication left the
+    read-only role's password there in plain text, in the `passwords` field of the asset import."""
+    with psycopg.connect(settings.superset_metadata.url(), autocommit=True) as conn:
+        conn.execute(
+            r"""update logs set json = regexp_replace(json, '"passwords": "(\\.|[^"\\])*"', '"passwords": "XXXXXXXXXX"', 'g')
+                where json like '%"passwords": "{%'"""
+        )
 
 
 def is_running(settings: Settings) -> bool:

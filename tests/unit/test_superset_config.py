@@ -1,5 +1,6 @@
-"""superset/superset_config.py refuses the shipped secrets outside SUPERSET_ENV=local."""
+"""superset/superset_config.py refuses the shipped secrets outside SUPERSET_ENV=local and masks secrets in logged events."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,49 @@ def test_production_with_private_secrets_and_redis():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["k3y", "RedisCache"]
+
+
+def redact(payload) -> object:
+    code = SUPERSET_EVENT_LOGGER_STANDIN + (
+        f"import json, runpy, sys; config = runpy.run_path({str(CONFIG)!r});"
+        " print(json.dumps(config['redact_secrets'](json.loads(sys.stdin.read()))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**BASE_ENV, "SUPERSET_ENV": "local"}, input=json.dumps(payload), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_logged_events_keep_their_fields_with_every_secret_masked():
+    event = {
+        "path": "/api/v1/assets/import/",
+        # the form field of an asset import, JSON in a string
+        "passwords": json.dumps({"databases/warehouse.yaml": "s3cret"}),
+        "object_ref": "ImportExportRestApi.import_",
+        "rison": {"filters": [{"col": "uuid", "value": "abc"}]},
+    }
+    database_put = {
+        "database_name": "Warehouse",
+        "sqlalchemy_uri": "postgresql+psycopg2://bi_reader:s3cret@db.internal:5432/warehouse",
+        "parameters": {"username": "bi_reader", "password": "s3cret", "host": "db.internal"},
+        "ssh_tunnel": {"private_key": "-----BEGIN KEY-----", "private_key_password": "s3cret"},
+        "masked_encrypted_extra": json.dumps({"credentials_info": {"key": "s3cret"}}),
+        "extra": json.dumps({"engine_params": {"connect_args": {"sslmode": "require"}}}),
+    }
+    masked_event, masked_put = redact([event, database_put])
+    assert "s3cret" not in json.dumps([masked_event, masked_put])
+    assert masked_event == {**event, "passwords": "XXXXXXXXXX"}
+    assert masked_put["sqlalchemy_uri"] == "postgresql+psycopg2://bi_reader:XXXXXXXXXX@db.internal:5432/warehouse"
+    assert masked_put["parameters"] == {"username": "bi_reader", "password": "XXXXXXXXXX", "host": "db.internal"}
+    assert masked_put["extra"] == database_put["extra"]
+
+
+def test_a_secret_key_rotation_reads_the_previous_key_from_the_environment():
+    code = SUPERSET_EVENT_LOGGER_STANDIN + (
+        f"import runpy; config = runpy.run_path({str(CONFIG)!r}); print(config['PREVIOUS_SECRET_KEY'])"
+    )
+    for env, expected in (({"SUPERSET_PREVIOUS_SECRET_KEY": "the-old-key"}, "the-old-key"), ({}, "None")):
+        result = subprocess.run([sys.executable, "-c", code], env={**BASE_ENV, "SUPERSET_ENV": "local", **env}, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == expected
