@@ -14,7 +14,7 @@ from pathlib import Path
 
 from expectations.suites import data_docs_index
 from orchestration.settings import Settings, load_settings
-from orchestration.stack import dagster_server, postgres, superset_server
+from orchestration.stack import dagster_server, postgres, private_state, superset_server
 
 LOCATION_NAME = "ecommerce_analytics"
 PIPELINE_JOB = "full_pipeline"
@@ -51,8 +51,7 @@ def ensure_warehouse(settings: Settings) -> None:
 
 def up(settings: Settings, with_daemon: bool = True) -> None:
     started = time.monotonic()
-    for directory in (settings.home, settings.run_dir, settings.log_dir, settings.landing_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    private_state.create_private_folders(settings)
     _export_stack_env(settings)
     ensure_warehouse(settings)
 
@@ -455,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     generate_parser.add_argument("--gzip", action="store_true", help="gzip csv/jsonl files")
     args = parser.parse_args(argv)
 
+    os.umask(private_state.PRIVATE_UMASK)
     settings = load_settings()
     if args.command == "up":
         up(settings)

@@ -1,6 +1,8 @@
 """Secrets stay out of Superset's event log and API, the read-only role reads the marts and nothing
-more, a production start replaces the shipped admin password, and the secret key can be rotated."""
+more, the stack's state is its user's alone, a production start replaces the shipped admin password,
+and the secret key can be rotated."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -67,6 +69,23 @@ def test_the_read_only_role_has_no_temporary_tables_no_other_database_and_a_stat
     for database in ("dagster", "superset", "postgres"):
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
             psycopg.connect(reader.with_database(database).url()).close()
+
+
+def test_the_stacks_state_is_readable_by_its_user_only(stack):
+    settings = stack.settings
+    # Nobody else can even look into ECOM_HOME: that keeps the Data Docs (which also copy Great
+    # Expectations' public images, and which test_quality_gates rebuilds from this process) private.
+    assert settings.home.stat().st_mode & 0o777 == 0o700
+    # The embedded PostgreSQL's user needs nothing of ECOM_HOME: as root its data lives elsewhere.
+    if os.geteuid() == 0:
+        assert settings.home not in settings.pgdata_dir.parents
+    open_to_others = []
+    for top in (settings.log_dir, settings.run_dir, settings.landing_dir, settings.dagster_home, settings.superset_home):
+        for folder, _, files in os.walk(top):
+            for path in (Path(folder), *(Path(folder) / name for name in files)):
+                if path.stat().st_mode & 0o077:
+                    open_to_others.append(f"{path}: {path.stat().st_mode & 0o777:o}")
+    assert not open_to_others, open_to_others
 
 
 def test_a_production_start_replaces_the_shipped_admin_password(stack):
