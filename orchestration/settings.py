@@ -99,6 +99,9 @@ class Settings:
     superset_admin_password: str
     superset_secret_key: str
     superset_env: str
+    # gunicorn serving Superset: worker processes and threads per worker.
+    superset_web_workers: int
+    superset_web_threads: int
     reporting_timezone: str
     source_timezone: str
     # dbt rebuilds in full when the new lines exceed this share of those built (orchestration/dbt_cli.py).
@@ -238,6 +241,8 @@ def load_settings() -> Settings:
         superset_admin_password=_env("SUPERSET_ADMIN_PASSWORD", LOCAL_SUPERSET_ADMIN_PASSWORD),
         superset_secret_key=_env("SUPERSET_SECRET_KEY", "local-only-superset-secret-key-change-me"),
         superset_env=_env("SUPERSET_ENV", "local"),
+        superset_web_workers=int(_env("SUPERSET_WEB_WORKERS", "2")),
+        superset_web_threads=int(_env("SUPERSET_WEB_THREADS", "16")),
         reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
         dbt_max_incremental_share=float(_env("ECOM_DBT_MAX_INCREMENTAL_SHARE", "0.2")),

@@ -74,16 +74,22 @@ def is_running(settings: Settings) -> bool:
     return processes.is_running(settings.run_dir, SERVICE)
 
 
-def start(settings: Settings) -> None:
-    if is_running(settings):
-        return
-    argv = [
-        _bin("gunicorn"),
-        "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "120",
-        "--bind", f"127.0.0.1:{settings.superset_port}",
+def gunicorn_arguments(port: int, workers: int, threads: int) -> list[str]:
+    """gunicorn's command line for Superset on 127.0.0.1:`port`. gthread workers: a thread waiting
+    for PostgreSQL lets the worker's other threads serve, so a few processes (about 350 MiB each)
+    carry many concurrent dashboard readers."""
+    return [
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
+        "--bind", f"127.0.0.1:{port}",
         "--limit-request-line", "0", "--limit-request-field_size", "0",
         "superset.app:create_app()",
     ]
+
+
+def start(settings: Settings) -> None:
+    if is_running(settings):
+        return
+    argv = [_bin("gunicorn"), *gunicorn_arguments(settings.superset_port, settings.superset_web_workers, settings.superset_web_threads)]
     # Started from the repository root on purpose: superset/ here has no __init__.py, so the real
     # apache-superset package is the one imported.
     processes.start_background(SERVICE, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir)

@@ -1,7 +1,8 @@
 """Chart data latency of every dashboard chart on about 5 million order lines.
 
     .venv/bin/python tests/benchmarks/bench_superset.py [--orders 2400000] [--days 365] [--requests 30] [--direct]
-                                                        [--keep] [--home DIR]
+                                                        [--clients 50] [--concurrent-requests 600]
+                                                        [--concurrent-seconds 120] [--keep] [--home DIR]
 
 Starts a throw-away stack like tests/integration/conftest.py (a temporary ECOM_HOME, free ports),
 generates a year of demo orders (`ecom generate`, about 5M lines) and builds everything with
@@ -12,8 +13,14 @@ without a Dagster run (same marts and dashboards, fewer moving parts).
 Then, for every chart of every dashboard, it times GET /api/v1/chart/{id}/data/: --requests calls with
 ?force=true (Superset runs the SQL: uncached) and as many without (Superset's cache answers: cached),
 one after the other. Prints p50/p95 per chart for both and the worst uncached p95 against the target
-of 200 ms. `ecom down` and the temporary directory are removed at the end; --keep leaves the stack
-running, and --home DIR measures again on such a kept stack without building it.
+of 200 ms.
+
+Then many readers at once: --clients threads (50) share --concurrent-requests requests (600) per mode,
+cached and uncached, spread over every chart, for at most --concurrent-seconds (120) per mode, on
+127.0.0.1 only. Prints throughput (requests/s), p50/p95/max latency and errors per mode.
+
+`ecom down` and the temporary directory are removed at the end; --keep leaves the stack running, and
+--home DIR measures again on such a kept stack without building it.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import print_table  # noqa: E402
@@ -135,12 +145,84 @@ def time_request(superset, chart_id: int, force: bool) -> float:
     return elapsed
 
 
+def measure_concurrency(clients: int, total_requests: int, max_seconds: float) -> list[list]:
+    """`clients` threads, each with its own connection, share `total_requests` chart data requests
+    (every chart in turn) per mode, uncached then cached; a mode stops early after `max_seconds`."""
+    from orchestration.settings import load_settings
+    from orchestration.superset_assets import _connect
+
+    settings = load_settings()
+    if urlsplit(settings.superset_url).hostname != "127.0.0.1":
+        raise SystemExit(f"the concurrency benchmark only runs against 127.0.0.1, not {settings.superset_url}")
+    superset, assets = _connect(settings)
+    chart_ids = [superset.id_by_uuid("chart", chart.uuid) for chart in assets.charts]
+    login = requests.post(
+        f"{settings.superset_url}/api/v1/security/login",
+        json={"username": settings.superset_admin_user, "password": settings.superset_admin_password, "provider": "db"},
+        timeout=60,
+    )
+    login.raise_for_status()
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    rows = []
+    for force in (True, False):
+        for chart_id in chart_ids:  # the cached mode starts from a warm cache
+            superset.chart_rows(chart_id, force=force)
+        latencies: list[float] = []
+        errors: list[str] = []
+        next_request = iter(range(total_requests))
+        lock = threading.Lock()
+        deadline = time.monotonic() + max_seconds
+
+        def client() -> None:
+            with requests.Session() as session:
+                session.headers.update(headers)
+                while time.monotonic() < deadline:
+                    with lock:
+                        index = next(next_request, None)
+                    if index is None:
+                        return
+                    url = f"{settings.superset_url}/api/v1/chart/{chart_ids[index % len(chart_ids)]}/data/"
+                    started = time.perf_counter()
+                    try:
+                        response = session.get(url, params={"force": "true"} if force else {}, timeout=120)
+                        failure = None if response.ok else f"HTTP {response.status_code}"
+                    except requests.RequestException as error:
+                        failure = type(error).__name__
+                    elapsed = (time.perf_counter() - started) * 1000
+                    with lock:
+                        if failure:
+                            errors.append(failure)
+                        else:
+                            latencies.append(elapsed)
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        mode = "uncached" if force else "cached"
+        done = len(latencies)
+        row = [
+            mode, clients, done, len(errors), round(seconds, 1), round(done / seconds, 1),
+            round(percentile(latencies, 0.50)) if done else "-", round(percentile(latencies, 0.95)) if done else "-",
+            round(max(latencies)) if done else "-",
+        ]
+        rows.append(row)
+        say("  " + " | ".join(str(value) for value in row) + (f"; errors: {sorted(set(errors))}" if errors else ""))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2_400_000, help="orders over the period (default 2.4M, about 5M lines)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=30, help="timed requests per chart, per mode")
     parser.add_argument("--direct", action="store_true", help="load, build and publish without a Dagster run")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the throughput measurement")
+    parser.add_argument("--concurrent-requests", type=int, default=600, help="requests per mode shared by the clients")
+    parser.add_argument("--concurrent-seconds", type=float, default=120, help="time limit per mode of the throughput measurement")
     parser.add_argument("--keep", action="store_true", help="leave the stack running and its directory in place")
     parser.add_argument("--home", type=Path, help="measure on the stack a --keep run left in this directory")
     args = parser.parse_args()
@@ -178,6 +260,9 @@ def main() -> int:
         say(f"stack ready in {time.perf_counter() - started:.0f} s: {lines:,} order lines, {orders:,} orders")
         say(f"timing {args.requests} uncached + {args.requests} cached requests per chart ...")
         rows, worst, worst_chart = measure(args.requests)
+        serving = f"gunicorn {settings.superset_web_workers} gthread workers x {settings.superset_web_threads} threads"
+        say(f"{args.clients} concurrent clients, {args.concurrent_requests} requests per mode, Superset on {serving} ...")
+        concurrency_rows = measure_concurrency(args.clients, args.concurrent_requests, args.concurrent_seconds)
     finally:
         if keep:
             say(f"the stack keeps running: measure again with --home {home}; stop it with ECOM_HOME={home} ecom down")
@@ -194,6 +279,11 @@ def main() -> int:
     )
     verdict = "meets" if worst <= TARGET_MS else "misses"
     print(f"\nworst uncached p95: {worst:.0f} ms ({worst_chart}); target {TARGET_MS:.0f} ms: {verdict}")
+    print_table(
+        f"{args.clients} concurrent clients on 127.0.0.1, chart data of every chart in turn, {serving} (ms)",
+        ["mode", "clients", "requests", "errors", "seconds", "requests/s", "p50", "p95", "max"],
+        concurrency_rows,
+    )
     return 0
 
 

@@ -1,5 +1,5 @@
-"""What the local stack's modules build: Dagster's instance config, where the embedded PostgreSQL
-keeps its data, and which failures `ecom run` waits out."""
+"""What the local stack's modules build: gunicorn's command line, Dagster's instance config, where
+the embedded PostgreSQL keeps its data, and which failures `ecom run` waits out."""
 
 from pathlib import Path
 
@@ -11,9 +11,26 @@ from dagster_graphql import DagsterGraphQLClientError
 
 from orchestration.cli import _unreachable
 from orchestration.settings import load_settings
+from orchestration.stack import superset_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_CONFIGS = [REPO_ROOT / "orchestration" / "stack" / "dagster.yaml", REPO_ROOT / "docker" / "dagster.yaml"]
+
+
+def test_superset_is_served_by_threaded_workers_on_loopback():
+    arguments = superset_server.gunicorn_arguments(8088, workers=2, threads=16)
+    options = dict(zip(arguments[:-1:2], arguments[1:-1:2]))
+    assert options["--worker-class"] == "gthread"
+    assert (options["--workers"], options["--threads"]) == ("2", "16")
+    assert options["--bind"] == "127.0.0.1:8088"
+    assert arguments[-1] == "superset.app:create_app()"
+
+
+def test_superset_serving_is_sized_by_the_environment(monkeypatch):
+    assert (load_settings().superset_web_workers, load_settings().superset_web_threads) == (2, 16)
+    monkeypatch.setenv("SUPERSET_WEB_WORKERS", "4")
+    monkeypatch.setenv("SUPERSET_WEB_THREADS", "8")
+    assert (load_settings().superset_web_workers, load_settings().superset_web_threads) == (4, 8)
 
 
 @pytest.mark.parametrize("path", INSTANCE_CONFIGS, ids=lambda path: str(path.relative_to(REPO_ROOT)))
