@@ -42,7 +42,8 @@ def start(settings: Settings, with_daemon: bool = True) -> None:
             _bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace,
             "--db-pool-recycle", "0",
         ],
-        DAEMON: [_bin("dagster-daemon"), "run", "-w", workspace],
+        # Supervised: started again if it dies, so schedules, sensors and the run queue never stop for good.
+        DAEMON: [sys.executable, "-m", "orchestration.stack.supervisor", _bin("dagster-daemon"), "run", "-w", workspace],
     }
     if not with_daemon:
         del services[DAEMON]

@@ -13,7 +13,7 @@ year of demo orders (about 5M lines), loads them, and times:
    other days, customers and products, a stress test of the replacement logic;
 4. after a file of 40% of the data (new orders), the build the pipeline chooses (orchestration/
    dbt_cli.py: in full when the new lines exceed ECOM_DBT_MAX_INCREMENTAL_SHARE of those built) against
-   a full refresh of the same data. Target: <= 1.0.
+   a full refresh of the same data, run twice (their spread is the run-to-run variation). Target: <= 1.0.
 
 Every build includes all dbt tests (unit, data, reconciliation). The target is incremental / full
 <= 0.25 for the next-day build. Prints a table; the PostgreSQL and its directory are removed at the end.
@@ -178,9 +178,14 @@ def main() -> int:
         say(f"  {new_lines:,} new lines on {candidate_lines:,} built: the pipeline builds {'in full' if full_rebuild else 'incrementally'}")
         big_seconds, big_summary = dbt(work_dir, "build", *(["--full-refresh"] if full_rebuild else []))
         say(f"  {big_seconds:.1f} s  {big_summary}")
-        say("full refresh of the same data, for comparison ...")
-        refresh_seconds, refresh_summary = dbt(work_dir, "build", "--full-refresh")
-        say(f"  {refresh_seconds:.1f} s  {refresh_summary}")
+        # Twice: when the choice is a full rebuild, it is the very same build, and only the spread
+        # of two identical runs tells a real difference from run-to-run variation.
+        refreshes = []
+        for attempt in (1, 2):
+            say(f"full refresh of the same data, for comparison ({attempt} of 2) ...")
+            seconds, summary = dbt(work_dir, "build", "--full-refresh")
+            refreshes.append(seconds)
+            say(f"  {seconds:.1f} s  {summary}")
 
     for build, nodes in slowest.items():
         print_table(f"slowest nodes, {build} build (4 threads, so they overlap)", ["kind", "node", "seconds"], nodes)
@@ -196,15 +201,24 @@ def main() -> int:
     ratio = next_seconds / full_seconds
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     print(f"\nincremental / full (next day) = {ratio:.3f}: {verdict} the target <= {TARGET_RATIO}")
+    refresh_seconds = sum(refreshes) / len(refreshes)
+    spread = abs(refreshes[0] - refreshes[1]) / refresh_seconds
     print_table(
         f"After a file of {big_lines:,} lines ({big_lines / built_lines:.0%} of the {built_lines:,} loaded before)",
         ["build", "seconds", "/ full refresh"],
         [
             [f"the pipeline's choice ({'full rebuild' if full_rebuild else 'incremental'})", round(big_seconds, 1), round(big_seconds / refresh_seconds, 3)],
-            ["full refresh", round(refresh_seconds, 1), 1.0],
+            *[[f"full refresh ({attempt})", round(seconds, 1), round(seconds / refresh_seconds, 3)] for attempt, seconds in enumerate(refreshes, 1)],
         ],
     )
-    print(f"\nbuild after a {BIG_DELTA_SHARE:.0%} file / full refresh = {big_seconds / refresh_seconds:.3f} (target <= 1.0, within noise)")
+    ratio = big_seconds / refresh_seconds
+    if ratio <= 1.0:
+        verdict = "meets the target <= 1.0"
+    elif full_rebuild and ratio - 1.0 <= spread:
+        verdict = f"the same build as the full refresh; within the {spread:.1%} between its two runs (target <= 1.0)"
+    else:
+        verdict = "MISSES the target <= 1.0"
+    print(f"\nbuild after a {BIG_DELTA_SHARE:.0%} file / mean full refresh = {ratio:.3f}: {verdict}")
     return 0
 
 

@@ -7,6 +7,7 @@ and the stop itself is checked: no process of the stack may be left.
 
 from __future__ import annotations
 
+import csv
 import http.server
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -58,6 +60,33 @@ class Stack:
 
     def warehouse(self, **kwargs) -> psycopg.Connection:
         return psycopg.connect(self.settings.warehouse.url(), **kwargs)
+
+    def totals(self) -> dict[str, Decimal | int]:
+        """Lines and EUR amounts of the raw, fact and published KPI layers, the raw amount computed
+        here from raw.order_lines and the rates seed file (per line, rounded to the cent)."""
+        with open(REPO_ROOT / "dbt_project" / "seeds" / "currency_rates.csv", newline="") as seed:
+            units_per_eur = {row["currency_code"]: Decimal(row["units_per_eur"]) for row in csv.DictReader(seed)}
+        with self.warehouse() as conn:
+            amounts = conn.execute(
+                "select currency, quantity * unit_price, count(*) from raw.order_lines group by 1, 2"
+            ).fetchall()
+            fact_lines, fact_amount = conn.execute("select count(*), coalesce(sum(line_amount), 0) from marts.fct_order_lines").fetchone()
+            kpi_amount = conn.execute("select coalesce(sum(net_revenue), 0) from marts.kpi_daily").fetchone()[0]
+        cent = Decimal("0.01")
+        raw_amount = sum(
+            ((amount / units_per_eur[currency]).quantize(cent, ROUND_HALF_UP) * lines for currency, amount, lines in amounts), Decimal(0)
+        )
+        return {
+            "raw_lines": sum(lines for *_, lines in amounts), "fact_lines": fact_lines,
+            "raw_amount": raw_amount, "fact_amount": fact_amount, "kpi_amount": kpi_amount,
+        }
+
+    def assert_reconciled(self) -> dict[str, Decimal | int]:
+        """raw = facts = marts, in lines and to the cent."""
+        totals = self.totals()
+        assert totals["raw_lines"] == totals["fact_lines"], totals
+        assert totals["raw_amount"] == totals["fact_amount"] == totals["kpi_amount"], totals
+        return totals
 
     def superuser(self, database: str = "postgres") -> psycopg.Connection:
         target = self.settings.warehouse.with_login("postgres", self.settings.warehouse.password).with_database(database)
