@@ -29,6 +29,13 @@ def wait_for(predicate, timeout: float, interval: float = 2.0):
     return None
 
 
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) { __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } }
+}
+"""
+
+
 def graphql(stack, query: str) -> dict:
     response = requests.post(f"{stack.settings.dagster_url}/graphql", json={"query": query}, timeout=60)
     payload = response.json()
@@ -158,45 +165,64 @@ def test_a_killed_daemon_is_started_again_and_its_run_and_the_sensor_carry_on(st
     assert run, "the landing sensor started no run for the new file"
     daemon = daemon_process(stack)
     os.kill(daemon, signal.SIGKILL)
+    killed_at = time.time()
     assert wait_for(lambda: (restarted := daemon_process(stack)) and restarted != daemon, timeout=60, interval=0.5), \
         "the daemon was not started again"
 
-    # The run in flight finishes (its worker belongs to a code server, not to the daemon), and the
-    # restarted daemon's sensor picks up the next file.
+    # The run in flight finishes (its worker belongs to a code server, not to the daemon).
     assert wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, timeout=600)
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
     assert day_in_marts(stack, day)
-    next_day = drop_next_day(stack, orders=300, seed=34)
-    assert wait_for(lambda: day_in_marts(stack, next_day), timeout=600), "the restarted daemon's sensor did not run the next file"
-    assert wait_for(lambda: not instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)), timeout=300)
-    assert daemons_healthy(stack)
     stack.assert_reconciled()
+    # The restarted daemon evaluates the landing sensor again and reports healthy.
+    sensor = next(s for s in instance.all_instigator_state() if s.name == "landing_folder_sensor")
+
+    def sensor_ticked_since_the_kill() -> bool:
+        return bool(instance.get_ticks(sensor.instigator_origin_id, sensor.selector_id, after=killed_at, limit=1))
+
+    assert wait_for(sensor_ticked_since_the_kill, timeout=120), "the restarted daemon never evaluated the landing sensor"
+    assert wait_for(lambda: daemons_healthy(stack), timeout=120)
 
 
 def test_superset_down_during_publication_then_the_next_run_publishes(stack, instance, alert_webhook):
     from ecom_superset.bundle import load_assets
     from ecom_superset.publisher import Superset
 
+    def dashboards_and_chart() -> list[dict]:
+        superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
+        for dashboard in load_assets().dashboards:
+            superset.id_by_uuid("dashboard", dashboard.uuid)
+        chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
+        chart_id = superset.id_by_uuid("chart", chart.uuid)
+        response = superset.client.get(f"{superset.url}/api/v1/chart/{chart_id}/data/", params={"force": "true"})
+        response.raise_for_status()
+        return response.json()["result"][0]["data"]
+
+    before = dashboards_and_chart()
     assert processes.stop_process_group(stack.settings.run_dir, "superset")
-    day = drop_next_day(stack, orders=300, seed=35)
-    run = wait_for(lambda: started_run(instance), timeout=240, interval=0.5)
-    assert run, "the landing sensor started no run for the new file"
-    assert wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, timeout=600)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert wait_for(lambda: alerted(stack, alert_webhook, run.run_id), timeout=120), "no alert for the failed publication"
-    # The marts passed their gates and were published; only Superset's side is missing.
-    assert day_in_marts(stack, day)
+    # The Superset part of the publication, as a run reaches it once the marts are published.
+    publication = [["superset", "dataset", "kpi_daily"], ["superset", "dashboards"]]
+    launched = requests.post(
+        f"{stack.settings.dagster_url}/graphql",
+        json={"query": LAUNCH, "variables": {"params": {
+            "selector": {"repositoryLocationName": "ecommerce_analytics", "repositoryName": "__repository__",
+                         "jobName": "full_pipeline", "assetSelection": [{"path": path} for path in publication]},
+            "runConfigData": {},
+        }}},
+        timeout=120,
+    ).json()["data"]["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    assert wait_for(lambda: instance.get_run_by_id(run_id).is_finished, timeout=600)
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    failed_steps = {e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)}
+    assert failed_steps and all(step.startswith("superset") for step in failed_steps), failed_steps
+    assert wait_for(lambda: alerted(stack, alert_webhook, run_id), timeout=120), "no alert for the failed publication"
 
     recovered = stack.ecom("run", "--no-demo")
     assert recovered.returncode == 0, recovered.stdout[-4000:] + recovered.stderr[-2000:]
     stack.assert_reconciled()
-    superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
-    for dashboard in load_assets().dashboards:
-        superset.id_by_uuid("dashboard", dashboard.uuid)
-    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
-    response = superset.client.get(f"{superset.url}/api/v1/chart/{superset.id_by_uuid('chart', chart.uuid)}/data/", params={"force": "true"})
-    response.raise_for_status()
-    assert len(response.json()["result"][0]["data"]) > 0
+    assert dashboards_and_chart() == before
 
 
 def test_a_run_that_never_starts_is_failed_and_alerted(stack, instance, alert_webhook):
