@@ -6,7 +6,7 @@ UV := .venv-tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: bootstrap browser run stop status test test-unit bench docs clean-state
+.PHONY: bootstrap browser run stop status lint lint-fix test test-unit bench docs clean-state
 
 bootstrap: .venv/.synced .venv-superset/.synced ## install both virtualenvs from the lock files
 
@@ -39,7 +39,18 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: bootstrap browser ## the whole test suite against a throw-away stack of real components
+lint: bootstrap ## ruff (check, format) over the Python, sqlfluff with the dbt templater over the dbt SQL
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/python tests/lint_sql.py lint
+
+# Fixes what the linters can fix safely; review the diff, then `make lint` lists what is left to do by hand.
+lint-fix: bootstrap
+	.venv/bin/ruff check --fix --exit-zero .
+	.venv/bin/ruff format .
+	.venv/bin/python tests/lint_sql.py fix
+
+test: bootstrap browser lint ## lint, then the whole test suite against a throw-away stack of real components
 	.venv/bin/python -m pytest
 
 test-unit: bootstrap
