@@ -65,7 +65,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     if start_candidate_build(warehouse, context.run.run_id) and not full_refresh:
         context.log.info("The candidate schemas may hold a failed or partial build: rebuilding them in full.")
         full_refresh = True
-    new_lines, built_lines = lines_since_last_build(warehouse, candidates["marts"])
+    new_lines, built_lines = lines_since_last_build(warehouse, candidates["intermediate"])
     if not full_refresh and rebuild_in_full(new_lines, built_lines, settings.dbt_max_incremental_share):
         context.log.info(f"{new_lines:,} new lines on {built_lines:,} built: rebuilding in full is faster than incrementally.")
         full_refresh = True
@@ -93,14 +93,14 @@ def _prune_target_folders(keep: int) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def lines_since_last_build(conninfo: str, marts_schema: str) -> tuple[int, int]:
-    """(lines loaded since the candidate's facts were built, lines they hold), from the raw partitions
-    above fct_order_lines' high-water mark and the table's size estimate; (0, 0) before the first build."""
-    facts = f"{marts_schema}.fct_order_lines"
+def lines_since_last_build(conninfo: str, intermediate_schema: str) -> tuple[int, int]:
+    """(lines loaded since the candidate's lines were built, lines they hold), from the raw partitions
+    above int_order_lines' high-water mark and the table's size estimate; (0, 0) before the first build."""
+    facts = f"{intermediate_schema}.int_order_lines"
     with psycopg.connect(conninfo) as conn:
         if conn.execute("select to_regclass(%s)", (facts,)).fetchone()[0] is None:
             return 0, 0
         built = conn.execute("select greatest(reltuples, 0)::bigint from pg_class where oid = %s::regclass", (facts,)).fetchone()[0]
-        high_water_mark = conn.execute(sql.SQL("select coalesce(max(file_id), 0) from {}").format(sql.Identifier(marts_schema, "fct_order_lines"))).fetchone()[0]
+        high_water_mark = conn.execute(sql.SQL("select coalesce(max(file_id), 0) from {}").format(sql.Identifier(intermediate_schema, "int_order_lines"))).fetchone()[0]
         new = conn.execute("select count(*) from raw.order_lines where file_id > %s", (high_water_mark,)).fetchone()[0]
     return new, built

@@ -1,11 +1,37 @@
 {#-
     Helpers for the incremental models. Every incremental model stores the ingested file
-    (ops.ingested_files.file_id) behind each of its rows (file_id in fct_order_lines, changed_file_id
+    (ops.ingested_files.file_id) behind each of its rows (file_id in int_order_lines, changed_file_id
     in int_order_footprints, last_file_id elsewhere), so it knows how far it has read: its high-water
     mark is the largest one. File ids, not loaded_at, because the loader allocates file ids while
     holding its lock, so they grow in commit order, while loaded_at is the start of a transaction that
     may commit after a later one.
+
+    Lookups of the changed keys are written "key = any(array(subquery))": the changed keys are
+    collected first, then looked up by index; with "in (subquery)" the planner guesses their number
+    and may scan every line instead.
 -#}
+
+{#- The configuration every incremental model shares: delete+insert on its key (a run replaces every
+    row of each key it recomputes), failing on a change of columns (that needs --full-refresh), and
+    fresh planner statistics before the next model reads it. placeholder_marker: the column that is
+    null only on placeholder rows (see placeholder_rows), deleted again before the run commits. -#}
+{% macro config_incremental_by(unique_key, placeholder_marker=none, indexes=[], pre_hook=[]) -%}
+    {%- set post_hook = [] -%}
+    {%- if placeholder_marker is not none -%}
+        {%- do post_hook.append("{{ delete_placeholder_rows('" ~ placeholder_marker ~ "') }}") -%}
+    {%- endif -%}
+    {%- do post_hook.append('analyze {{ this }}') -%}
+    {{- config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=unique_key,
+        on_schema_change='fail',
+        indexes=indexes,
+        pre_hook=pre_hook,
+        post_hook=post_hook,
+    ) -}}
+{%- endmacro %}
+
 
 {#- Returned as a literal, read before the model's query runs: with a constant the planner sees how few
     rows lie above the mark and uses the indexes, where a subquery would make it expect a third of
@@ -20,21 +46,19 @@
 {%- endmacro %}
 
 
-{#- Rows an incremental run writes only so that delete+insert removes stale rows of a key (a day or a
-    customer that no longer has any line); they are deleted again before the transaction commits. -#}
-{% macro delete_placeholder_rows(column) -%}
-    {% if is_incremental() -%}
-        delete from {{ this }} where {{ column }} is null
-    {%- else -%}
-        select 1
-    {%- endif %}
+{#- The orders with a line from a file newer than this model's high-water mark (in mark_column). A run
+    recomputes them whole: the loader replaces a re-sent order's lines, so its old rows must go. -#}
+{% macro changed_orders(lines_relation, mark_column='last_file_id') -%}
+    select distinct changed.order_id
+    from {{ lines_relation }} as changed
+    where changed.file_id > {{ high_water_mark(mark_column) }}
 {%- endmacro %}
 
 
-{#- The footprints (see int_order_footprints) of the lines that changed since this model's high-water
-    mark: the days to recompute. -#}
-{% macro changed_footprints(footprints_relation) -%}
-    select order_id, order_date, customer_id
+{#- The reporting days with lines that changed since this model's high-water mark, current or gone
+    (see int_order_footprints): the days to recompute. -#}
+{% macro changed_days(footprints_relation) -%}
+    select distinct order_date
     from {{ footprints_relation }}
     where changed_file_id > {{ high_water_mark() }}
 {%- endmacro %}
@@ -50,4 +74,61 @@
         and order_id = any(array(
             select order_id from {{ footprints_relation }} where changed_file_id > {{ high_water_mark() }}
         ))
+{%- endmacro %}
+
+
+{#- The opening CTEs of a model incremental by customer or by day: `changed_customers` or
+    `changed_days`, the keys to recompute (see the macros of those names), and `<cte>`, the rows of
+    `relation` with those keys; in a full build every row (every registered customer's). The model
+    declares `-- depends_on: {{ ref('int_order_footprints') }}`, read only by incremental runs. -#}
+{% macro with_rows_to_recompute(cte, relation, by) -%}
+    {%- set key = {'customer': 'customer_id', 'day': 'order_date'}[by] -%}
+    {%- set changed = 'changed_' ~ by ~ 's' -%}
+with
+{%- if is_incremental() %}
+{{ changed }} as (
+    {{ changed_customers(ref('int_order_footprints')) if by == 'customer' else changed_days(ref('int_order_footprints')) }}
+),
+{%- endif %}
+
+{{ cte }} as (
+    select * from {{ relation }}
+    {%- if is_incremental() %}
+    where {{ key }} = any(array(select {{ changed }}.{{ key }} from {{ changed }}))
+    {%- elif by == 'customer' %}
+    where customer_id is not null
+    {%- endif %}
+)
+{%- endmacro %}
+
+
+{#- Rows an incremental run writes only so that delete+insert removes the old rows of a key it
+    recomputes (a day, a customer, a period) that has no row any more: the key, and null in every
+    other column of the model (so the marker column configured in config_incremental_by is null).
+    To be added with `union all` below the model's rows; changed_keys and rows name its CTEs. -#}
+{% macro placeholder_rows(changed_keys, key_columns, rows) -%}
+    {%- set keys = [key_columns] if key_columns is string else key_columns -%}
+    {#- The columns of the existing table, in its order, which the model's rows have too
+        (on_schema_change='fail'). Only read when the query runs: is_incremental() needs the table. -#}
+    {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
+select
+    {%- for column in columns %}
+    {% if column.name in keys %}{{ changed_keys }}.{{ column.name }}{% else %}null{% endif %}{{ "," if not loop.last }}
+    {%- endfor %}
+from {{ changed_keys }}
+where not exists (
+    select 1
+    from {{ rows }}
+    where {% for key in keys %}{{ rows }}.{{ key }} = {{ changed_keys }}.{{ key }}{{ " and " if not loop.last }}{% endfor %}
+)
+{%- endmacro %}
+
+
+{#- Deletes the placeholder rows (see placeholder_rows) before the run commits. -#}
+{% macro delete_placeholder_rows(column) -%}
+    {% if is_incremental() -%}
+        delete from {{ this }} where {{ column }} is null
+    {%- else -%}
+        select 1
+    {%- endif %}
 {%- endmacro %}

@@ -5,6 +5,12 @@
     quantity, line_amount (EUR, rounded to the cent per line), order_id, customer_id, is_sale, is_guest.
 -#}
 
+{#- A line's amount in EUR: its amount in the order currency divided by the currency's units per EUR
+    (seed currency_rates), rounded to the cent per line, so that every sum of lines is exact. -#}
+{% macro amount_in_eur(amount_local, units_per_eur) -%}
+    round({{ amount_local }} / {{ units_per_eur }}, 2)
+{%- endmacro %}
+
 {% macro metric_gross_revenue() -%}
     coalesce(sum(line_amount) filter (where is_sale), 0)
 {%- endmacro %}

@@ -1,9 +1,11 @@
 {#-
     Revenue reconciles to the cent across the layers: the sum of kpi_daily.net_revenue equals the sum
     of fct_order_lines.line_amount, which equals the amount of the raw loaded lines computed here
-    straight from raw.order_lines and the currency_rates seed (quantity x unit_price per EUR, rounded
-    to the cent per line). The line counts must match too: a line lost on the way (say, a currency
-    without a rate) would otherwise go unnoticed. Returns a row when anything differs.
+    straight from raw.order_lines and the currency_rates seed. The conversion is the rule of
+    int_order_lines__priced (macro amount_in_eur), not a second statement of it: this checks every
+    step the lines take after raw (staging, the join to the rates, the incremental facts, the marts).
+    The line counts must match too: a line lost on the way (say, a currency without a rate) would
+    otherwise go unnoticed. Returns a row when anything differs.
 -#}
 with raw_lines as (
     -- Grouped before dividing: far fewer distinct amounts than lines, and the same per-line rounding.
@@ -18,7 +20,7 @@ with raw_lines as (
 raw_total as (
     select
         -- A line without a rate makes the amount null: the line counts below then tell.
-        coalesce(sum(round(raw_lines.amount_local / rates.units_per_eur, 2) * raw_lines.lines), 0) as amount,
+        coalesce(sum({{ amount_in_eur('raw_lines.amount_local', 'rates.units_per_eur') }} * raw_lines.lines), 0) as amount,
         coalesce(sum(raw_lines.lines), 0) as lines
     from raw_lines
     left join {{ ref('currency_rates') }} as rates on raw_lines.currency = rates.currency_code

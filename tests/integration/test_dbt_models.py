@@ -154,7 +154,7 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
     loaded = load_landing(scratch_warehouse, first, mappings)
     assert loaded.rows_loaded > 0 and loaded.rows_quarantined > 0
     assert_passed(dbt_build(scratch_warehouse, tmp_path))
-    lines_after_first_build = rows_affected(tmp_path, "fct_order_lines")
+    lines_after_first_build = rows_affected(tmp_path, "int_order_lines")
 
     write_corrections(second / f"orders_{next_day.isoformat()}_corrections.csv", scratch_warehouse, next_day)
     more = load_landing(scratch_warehouse, second, mappings)
@@ -163,7 +163,7 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
     incremental = dbt_build(scratch_warehouse, tmp_path)
     assert_passed(incremental)
     # It did run incrementally: only the changed orders' lines were written.
-    assert 0 < rows_affected(tmp_path, "fct_order_lines") < lines_after_first_build / 10
+    assert 0 < rows_affected(tmp_path, "int_order_lines") < lines_after_first_build / 10
     after_incremental = marts(scratch_warehouse)
 
     assert_passed(dbt_build(scratch_warehouse, tmp_path, "--full-refresh"))

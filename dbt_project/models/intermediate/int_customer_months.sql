@@ -3,35 +3,14 @@
     customer: a run recomputes every month of every customer whose lines changed. -#}
 -- depends_on: {{ ref('int_order_footprints') }}
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='customer_id',
-        on_schema_change='fail',
-        indexes=[
-            {'columns': ['customer_id']},
-            {'columns': ['last_file_id']},
-        ],
-        post_hook=["{{ delete_placeholder_rows('activity_month') }}", 'analyze {{ this }}'],
+    config_incremental_by(
+        'customer_id',
+        placeholder_marker='activity_month',
+        indexes=[{'columns': ['customer_id']}, {'columns': ['last_file_id']}],
     )
 }}
 
-{% if is_incremental() %}
-with changed_customers as (
-    {{ changed_customers(ref('int_order_footprints')) }}
-),
-
-lines as (
-    select * from {{ ref('fct_order_lines') }}
-    -- = any(array(...)): look the changed customers up by index (see fct_order_lines).
-    where customer_id = any(array(select changed_customers.customer_id from changed_customers))
-),
-{% else %}
-with lines as (
-    select * from {{ ref('fct_order_lines') }}
-    where customer_id is not null
-),
-{% endif %}
+{{ with_rows_to_recompute('lines', ref('int_order_lines'), by='customer') }},
 
 months as (
     select
@@ -59,10 +38,6 @@ select
     last_file_id
 from months
 {% if is_incremental() %}
--- A changed customer without any line left still needs a row, so that delete+insert removes the old
--- ones; the post-hook deletes these placeholder rows (activity_month is null) before the run commits.
 union all
-select changed_customers.customer_id, null, null, null, null, null, null, null
-from changed_customers
-where not exists (select 1 from months where months.customer_id = changed_customers.customer_id)
+{{ placeholder_rows('changed_customers', 'customer_id', 'months') }}
 {% endif %}

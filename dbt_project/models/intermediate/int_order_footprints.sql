@@ -4,7 +4,7 @@
     part (sale or return lines) is in the key because the loader replaces the parts separately.
 
     Why: the loader replaces a re-sent order's lines (deleting the old rows from raw), and
-    fct_order_lines follows. The incremental models downstream must then recompute the days and
+    int_order_lines follows. The incremental models downstream must then recompute the days and
     customers of the new lines AND of the lines that are gone, which no other table remembers. This
     model keeps them: an incremental run compares the changed orders' current lines with its own rows
     and keeps the vanished ones, stamped with the file that replaced them.
@@ -14,29 +14,12 @@
     whose changed_file_id is above its own high-water mark. Lines that were not replaced keep their old
     file id, so a return arriving for an old order recomputes the return's day, not the sale's.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
-        on_schema_change='fail',
-        post_hook='analyze {{ this }}',
-        indexes=[
-            {'columns': ['order_id']},
-            {'columns': ['changed_file_id']},
-        ],
-    )
-}}
+{{ config_incremental_by('order_id', indexes=[{'columns': ['order_id']}, {'columns': ['changed_file_id']}]) }}
 
 with current_lines as (
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('int_order_lines') }}
     {% if is_incremental() %}
-    -- = any(array(...)): look the changed orders up by index (see fct_order_lines).
-    where order_id = any(array(
-        select distinct changed.order_id
-        from {{ ref('fct_order_lines') }} as changed
-        where changed.file_id > {{ high_water_mark('changed_file_id') }}
-    ))
+    where order_id = any(array({{ changed_orders(ref('int_order_lines'), 'changed_file_id') }}))
     {% endif %}
 ),
 
@@ -73,7 +56,6 @@ vanished_footprints as (
         false as is_current
     from {{ this }} as earlier
     inner join replacing_files on earlier.order_id = replacing_files.order_id
-    -- = any(array(...)): look the changed orders up by index (see fct_order_lines).
     where earlier.order_id = any(array(select replacing_files.order_id from replacing_files))
         and not exists (
             select 1

@@ -1,7 +1,7 @@
 {#- The one place where a line's amount and kind are defined; every fact and mart reads them from here
     (aggregations go through the metric macros in macros/metrics.sql). Predicates on order_id, file_id
     or customer_id are pushed down through this view to raw.order_lines, which the incremental
-    fct_order_lines relies on. -#}
+    int_order_lines relies on. -#}
 with lines as (
     select * from {{ ref('stg_shop__order_lines') }}
 ),
@@ -29,7 +29,7 @@ select
     lines.currency_code,
     lines.quantity > 0 as is_sale,
     lines.quantity * lines.unit_price as line_amount_local,
-    round(lines.quantity * lines.unit_price / rates.units_per_eur, 2) as line_amount,
+    {{ amount_in_eur('lines.quantity * lines.unit_price', 'rates.units_per_eur') }} as line_amount,
     lines.file_id,
     lines.loaded_at
 from lines

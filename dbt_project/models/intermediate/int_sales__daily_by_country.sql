@@ -2,14 +2,6 @@
     category x country mart cannot give (an order spanning categories is in several of its rows).
     Feeds country_performance. Incremental by day (macros/daily_sales.sql). -#}
 -- depends_on: {{ ref('int_order_footprints') }}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_date',
-        on_schema_change='fail',
-        post_hook="{{ delete_placeholder_rows('country_code') }}",
-    )
-}}
+{{ config_incremental_by('order_date', placeholder_marker='country_code') }}
 
 {{ daily_sales_by(['country_code']) }}

@@ -2,14 +2,6 @@
     (days x products) for dim_products and product_performance to aggregate whole on every run.
     Incremental by day (macros/daily_sales.sql). -#}
 -- depends_on: {{ ref('int_order_footprints') }}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_date',
-        on_schema_change='fail',
-        post_hook="{{ delete_placeholder_rows('product_id') }}",
-    )
-}}
+{{ config_incremental_by('order_date', placeholder_marker='product_id') }}
 
 {{ daily_sales_by(['product_id', 'product_name', 'category'], extra_columns=['max(ordered_at) as last_ordered_at']) }}

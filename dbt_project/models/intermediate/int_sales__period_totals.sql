@@ -4,18 +4,15 @@
     up from days to weeks, so each grain is aggregated from the lines.
 
     Incremental by period: a run recomputes every period that contains a day with changed lines
-    (int_order_footprints), whole, from fct_order_lines. The distinct counts sort every line of the
+    (int_order_footprints), whole, from int_order_lines. The distinct counts sort every line of the
     changed periods once per grain, hence the larger work_mem.
 -#}
 -- depends_on: {{ ref('int_order_footprints') }}
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['period_grain', 'period_start'],
-        on_schema_change='fail',
-        pre_hook="set local work_mem = '256MB'",
-        post_hook="{{ delete_placeholder_rows('orders') }}",
+    config_incremental_by(
+        ['period_grain', 'period_start'],
+        placeholder_marker='orders',
+        pre_hook=["set local work_mem = '256MB'"],
     )
 }}
 
@@ -25,7 +22,7 @@ with grains as (
 
 {% if is_incremental() %}
 changed_days as (
-    select distinct order_date from ({{ changed_footprints(ref('int_order_footprints')) }}) as changed
+    {{ changed_days(ref('int_order_footprints')) }}
 ),
 
 changed_periods as (
@@ -35,9 +32,7 @@ changed_periods as (
     from changed_days
     cross join grains
 ),
-{% endif %}
 
-{% if is_incremental() %}
 changed_period_days as (
     -- Every day of every changed period: a changed day recomputes its whole week and month.
     select distinct generate_series(
@@ -50,9 +45,8 @@ changed_period_days as (
 {% endif %}
 
 lines as (
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('int_order_lines') }}
     {% if is_incremental() %}
-    -- = any(array(...)): read the changed days by index (see fct_order_lines).
     where order_date = any(array(select changed_period_days.order_date from changed_period_days))
     {% endif %}
 ),
@@ -89,39 +83,8 @@ totals as (
     group by period_grain, period_start
 )
 
+select * from totals
 {% if is_incremental() %}
--- A changed period without any line left still needs a row, so that delete+insert removes its old
--- one; the post-hook deletes these placeholder rows (orders is null) before the run commits.
-select
-    changed_periods.period_grain,
-    changed_periods.period_start,
-    totals.orders,
-    totals.guest_orders,
-    totals.returned_orders,
-    totals.customers,
-    totals.units_sold,
-    totals.units_returned,
-    totals.gross_revenue,
-    totals.returns_amount,
-    totals.net_revenue,
-    totals.last_file_id
-from changed_periods
-left join totals
-    on changed_periods.period_grain = totals.period_grain
-    and changed_periods.period_start = totals.period_start
-{% else %}
-select
-    period_grain,
-    period_start,
-    orders,
-    guest_orders,
-    returned_orders,
-    customers,
-    units_sold,
-    units_returned,
-    gross_revenue,
-    returns_amount,
-    net_revenue,
-    last_file_id
-from totals
+union all
+{{ placeholder_rows('changed_periods', ['period_grain', 'period_start'], 'totals') }}
 {% endif %}

@@ -2,7 +2,7 @@
     marts can show days, weeks and months without orders. -#}
 with bounds as (
     select min(order_date) as first_day, max(order_date) as last_day
-    from {{ ref('fct_order_lines') }}
+    from {{ ref('int_order_lines') }}
 ),
 
 days as (

@@ -1,58 +1,9 @@
-{#-
-    Incremental by order: the loader replaces every line of a re-sent order (per part, sales or
-    returns), deleting the old rows from raw. So an incremental run takes every order that has a line
-    from a file newer than the high-water mark, and delete+insert swaps ALL of its current lines in:
-    lines the loader deleted disappear here too. See macros/incremental.sql for why file_id.
--#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
-        on_schema_change='fail',
-        post_hook='analyze {{ this }}',
-        indexes=[
-            {'columns': ['order_line_id'], 'unique': true},
-            {'columns': ['order_id']},
-            {'columns': ['order_date']},
-            {'columns': ['customer_id']},
-            {'columns': ['file_id']},
-        ],
-    )
-}}
+{#- Every current order line, as the marts publish it: a view of int_order_lines rather than a second
+    copy of millions of lines. The layers run one way (intermediate models read int_order_lines, never
+    this mart). A PostgreSQL view refers to its table itself, not to its name, so the write-audit-publish
+    swap (orchestration/publication.py), which renames the candidate schemas and the published ones
+    together, leaves the published view on the published lines and the candidate view on the
+    candidate's. -#}
+{{ config(materialized='view') }}
 
-with lines as (
-    select * from {{ ref('int_order_lines__priced') }}
-)
-
-select
-    lines.order_line_id,
-    lines.order_id,
-    lines.order_date,
-    lines.ordered_at,
-    lines.customer_id,
-    lines.is_guest,
-    lines.product_id,
-    lines.product_name,
-    lines.category,
-    lines.country_code,
-    lines.sales_channel,
-    lines.order_status,
-    lines.is_sale,
-    lines.quantity,
-    lines.unit_price,
-    lines.currency_code,
-    lines.line_amount_local,
-    lines.line_amount,
-    lines.file_id,
-    lines.loaded_at
-from lines
-{% if is_incremental() %}
--- "= any(array(subquery))": the changed orders are collected first, then looked up by index; with
--- "in (subquery)" the planner guesses their number and may scan every raw line instead.
-where lines.order_id = any(array(
-    select distinct changed.order_id
-    from {{ ref('int_order_lines__priced') }} as changed
-    where changed.file_id > {{ high_water_mark('file_id') }}
-))
-{% endif %}
+select * from {{ ref('int_order_lines') }}

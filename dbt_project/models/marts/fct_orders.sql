@@ -1,12 +1,8 @@
-{#- One row per order with at least one current line. Incremental by order, like fct_order_lines: an
+{#- One row per order with at least one current line. Incremental by order, like int_order_lines: an
     order is rebuilt from all its current lines whenever one of them is newer than this table. -#}
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='order_id',
-        on_schema_change='fail',
-        post_hook='analyze {{ this }}',
+    config_incremental_by(
+        'order_id',
         indexes=[
             {'columns': ['order_id'], 'unique': true},
             {'columns': ['customer_id']},
@@ -16,14 +12,9 @@
 }}
 
 with lines as (
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('int_order_lines') }}
     {% if is_incremental() %}
-    -- = any(array(...)): look the changed orders up by index (see fct_order_lines).
-    where order_id = any(array(
-        select distinct changed.order_id
-        from {{ ref('fct_order_lines') }} as changed
-        where changed.file_id > {{ high_water_mark() }}
-    ))
+    where order_id = any(array({{ changed_orders(ref('int_order_lines')) }}))
     {% endif %}
 ),
 
