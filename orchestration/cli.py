@@ -47,6 +47,10 @@ def ensure_warehouse(settings: Settings) -> None:
         postgres.ensure_roles_and_databases(settings)
         say(f"PostgreSQL: running on 127.0.0.1:{settings.pg_port}")
     postgres.ensure_warehouse_objects(settings)
+    from orchestration.warehouse_migrations import migrate
+
+    for migration in migrate(settings.warehouse.url()):
+        say(f"PostgreSQL: applied migration {migration}")
 
 
 def up(settings: Settings, with_daemon: bool = True) -> None:
@@ -104,7 +108,7 @@ def status(settings: Settings) -> dict:
         "embedded_postgres": settings.embedded_postgres,
         "dagster_url": settings.dagster_url,
         "superset_url": settings.superset_url,
-        "data_docs": str(data_docs_index(settings.home / "gx")),
+        "data_docs": str(data_docs_index(settings.gx_dir)),
         "services": {name: {"state": "running" if running else "stopped"} for name, running in services.items()},
     }
 
@@ -186,7 +190,7 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
         mappings = load_mappings([settings.sources_dir])
         summary = load_landing(
             settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload),
-            rules=value_rules(settings), stable_seconds=settings.landing_stable_seconds,
+            rules=value_rules(settings.earliest_order_date), stable_seconds=settings.landing_stable_seconds,
         )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(
@@ -229,7 +233,7 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings, rules=value_rules(settings))
+    result = preview_file(path, mappings, rules=value_rules(settings.earliest_order_date))
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1
 
@@ -246,7 +250,7 @@ def docs(settings: Settings, serve: bool) -> int:
     subprocess.run([DBT_EXECUTABLE, "docs", "generate", *common], check=True)
     say(f"dbt docs written to {target / 'index.html'}")
     if serve:
-        port = os.environ.get("ECOM_DBT_DOCS_PORT", "8580")
+        port = str(settings.dbt_docs_port)
         say(f"serving the dbt docs on http://127.0.0.1:{port} (Ctrl-C to stop)")
         subprocess.run([DBT_EXECUTABLE, "docs", "serve", *common, "--host", "127.0.0.1", "--port", port, "--no-browser"])
     return 0
