@@ -1,4 +1,7 @@
-"""Keep every expectation result in the warehouse (ops.quality_results), for trends and audits."""
+"""Keep every expectation result in the warehouse (ops.quality_results), for trends and audits.
+
+The table is created with the other ops tables when the stack starts (orchestration/migrations).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +13,8 @@ from psycopg.types.json import Jsonb
 
 from expectations.suites import SuiteOutcome
 
-# The alter brings a table created before expectations had descriptions up to date.
-DDL = """
-create table if not exists ops.quality_results (
-    evaluated_at     timestamptz not null default now(),
-    run_id           text,
-    suite            text        not null,
-    table_name       text        not null,
-    expectation      text        not null,
-    column_name      text,
-    success          boolean     not null,
-    unexpected_count bigint,
-    sample_values    jsonb,
-    observed_value   jsonb,
-    description      text
-);
-alter table ops.quality_results add column if not exists description text
-"""
-
-
 def record(conninfo: str, outcomes: Sequence[SuiteOutcome], run_id: str | None) -> None:
     with psycopg.connect(conninfo) as conn:
-        conn.execute(DDL)
         with conn.cursor() as cursor:
             cursor.executemany(
                 "insert into ops.quality_results (run_id, suite, table_name, expectation, column_name, success,"

@@ -1,27 +1,13 @@
-"""A failed run is recorded in ops.alerts and, when ALERT_WEBHOOK_URL is set, posted to that webhook."""
+"""A failed run is recorded in ops.alerts (orchestration/migrations) and, when ALERT_WEBHOOK_URL is set, posted to that webhook."""
 
 import json
-import os
 import urllib.request
 
 import dagster as dg
 import psycopg
 from psycopg.types.json import Jsonb
 
-from orchestration.settings import load_settings
-
-DDL = """
-create table if not exists ops.alerts (
-    alert_id   bigint generated always as identity primary key,
-    raised_at  timestamptz not null default now(),
-    run_id     text        not null,
-    job_name   text        not null,
-    message    text        not null,
-    failed_steps jsonb     not null,
-    run_url    text,
-    delivered  boolean     not null default false
-)
-"""
+from orchestration.resources import AlertsResource, WarehouseResource
 
 
 def _post(url: str, payload: dict) -> bool:
@@ -39,8 +25,7 @@ def _post(url: str, payload: dict) -> bool:
     monitor_all_code_locations=False,
     description="Records every failed run in ops.alerts and posts it to ALERT_WEBHOOK_URL when set.",
 )
-def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
-    settings = load_settings()
+def run_failure_alert(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource) -> None:
     run = context.dagster_run
     failed_steps = [
         {"step": event.step_key, "error": event.event_specific_data.error.message.strip()[:2000]}
@@ -52,12 +37,11 @@ def run_failure_alert(context: dg.RunFailureSensorContext) -> None:
         "job": run.job_name,
         "message": context.failure_event.message or "run failed",
         "failed_steps": failed_steps,
-        "run_url": f"{settings.dagster_url}/runs/{run.run_id}",
+        "run_url": f"{alerts.dagster_url}/runs/{run.run_id}",
     }
-    webhook = os.environ.get("ALERT_WEBHOOK_URL", "").strip()
+    webhook = alerts.webhook_url.strip()
     delivered = bool(webhook) and _post(webhook, payload)
-    with psycopg.connect(settings.warehouse.url()) as conn:
-        conn.execute(DDL)
+    with psycopg.connect(warehouse.url()) as conn:
         conn.execute(
             "insert into ops.alerts (run_id, job_name, message, failed_steps, run_url, delivered) values (%s, %s, %s, %s, %s, %s)",
             (run.run_id, run.job_name, payload["message"], Jsonb(failed_steps), payload["run_url"], delivered),

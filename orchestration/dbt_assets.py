@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: keys and groups by layer, dbt tests as asset checks."""
 
-import os
 import shutil
 from collections.abc import Mapping
 from datetime import timedelta
@@ -13,15 +12,18 @@ import psycopg
 from psycopg import sql
 from pydantic import Field
 
-from orchestration.dbt_cli import candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
+from orchestration.dbt_cli import DbtSelection, candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
+from orchestration.resources import DbtBuildPolicyResource, WarehouseResource
 from orchestration.settings import load_settings
-
-MARTS_MAX_AGE_HOURS = float(os.environ.get("ECOM_MARTS_MAX_AGE_HOURS", "26"))
 
 class LayeredDbtTranslator(DagsterDbtTranslator):
     """Asset keys are `<schema>/<name>` (the physical table); groups are the dbt layers."""
+
+    def __init__(self, marts_max_age_hours: float):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self.marts_max_age_hours = marts_max_age_hours
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -37,48 +39,64 @@ class LayeredDbtTranslator(DagsterDbtTranslator):
         if spec.key.path[0] != "marts":
             return spec.replace_attributes(owners=["team:analytics-engineering"])
         # Business users read the marts: a mart older than a day and a bit means the daily run failed.
+        max_age = timedelta(hours=self.marts_max_age_hours)
         return spec.replace_attributes(
             owners=["team:analytics-engineering"],
-            freshness_policy=dg.FreshnessPolicy.time_window(
-                fail_window=timedelta(hours=MARTS_MAX_AGE_HOURS), warn_window=timedelta(hours=MARTS_MAX_AGE_HOURS * 0.75)
-            ),
+            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=max_age, warn_window=max_age * 0.75),
         )
 
 
-translator = LayeredDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# The freshness policy is part of the asset's definition, read when the code location loads.
+translator = LayeredDbtTranslator(marts_max_age_hours=load_settings().marts_max_age_hours)
 
 
 class DbtBuildConfig(dg.Config):
+    """The launchpad's settings of a dbt build (dagster-open-platform's pattern)."""
+
     full_refresh: bool = Field(
         default=False,
         description="Rebuild the selected models from scratch (dbt --full-refresh). The pipeline does so by itself"
         " when the candidate schemas may hold a failed or partial build.",
     )
+    select: str = Field(
+        default="",
+        description="dbt node selection within the assets of this run, e.g. `marts.kpi_daily+` or `tag:daily`"
+        " (dbt --select); empty: every selected asset.",
+    )
+    exclude: str = Field(default="", description="dbt nodes to leave out, e.g. `cohort_retention` (dbt --exclude).")
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    settings = load_settings()
-    warehouse = settings.warehouse.url()
+def dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    dbt_build_policy: DbtBuildPolicyResource,
+    config: DbtBuildConfig,
+):
+    conninfo = warehouse.url()
     candidates = candidate_schemas()
     full_refresh = config.full_refresh
-    if start_candidate_build(warehouse, context.run.run_id) and not full_refresh:
+    if start_candidate_build(conninfo, context.run.run_id) and not full_refresh:
         context.log.info("The candidate schemas may hold a failed or partial build: rebuilding them in full.")
         full_refresh = True
-    new_lines, built_lines = lines_since_last_build(warehouse, candidates["intermediate"])
-    if not full_refresh and rebuild_in_full(new_lines, built_lines, settings.dbt_max_incremental_share):
+    new_lines, built_lines = lines_since_last_build(conninfo, candidates["intermediate"])
+    if not full_refresh and rebuild_in_full(new_lines, built_lines, dbt_build_policy.max_incremental_share):
         context.log.info(f"{new_lines:,} new lines on {built_lines:,} built: rebuilding in full is faster than incrementally.")
         full_refresh = True
     _prune_target_folders(keep=TARGET_FOLDERS_KEPT)
-    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh), context=context)
+    selection = DbtSelection(select=config.select, exclude=config.exclude)
+    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh, selection=selection), context=context)
     for event in invocation.stream():
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
             # Marts are tables people read: show how many rows and what they look like (in the candidate).
             if key.path[0] == "marts":
-                event = event.with_metadata({**event.metadata, **table_metadata(warehouse, candidates["marts"], key.path[-1])})
+                event = event.with_metadata({**event.metadata, **table_metadata(conninfo, candidates["marts"], key.path[-1])})
         yield event
-    finish_candidate_build(warehouse, context.run.run_id, complete=set(context.selected_asset_keys) == set(context.assets_def.keys))
+    # A build narrowed by the launchpad's select/exclude is partial even when every asset was selected.
+    complete = set(context.selected_asset_keys) == set(context.assets_def.keys) and not selection.narrows
+    finish_candidate_build(conninfo, context.run.run_id, complete=complete)
     # A successful build's folder (manifest copy, run results, logs) has served; a failed one's stays to read.
     shutil.rmtree(invocation.target_path, ignore_errors=True)
 

@@ -2,37 +2,62 @@
 
 import csv
 import json
-import subprocess
+import os
 import sys
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-# dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`).
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+# dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`, or
+# `.venv/bin/ecom` run from a shell). dagster-dbt's project preparation runs `dbt` from PATH.
+VIRTUALENV_BIN = Path(sys.executable).parent
+DBT_EXECUTABLE = str(VIRTUALENV_BIN / "dbt")
+if str(VIRTUALENV_BIN) not in os.get_exec_path():
+    os.environ["PATH"] = os.pathsep.join([str(VIRTUALENV_BIN), *os.get_exec_path()])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is parsed again when the code location loads, so edited models show.
+dbt_project.prepare_if_dev()
 
 
 def prepare_manifest() -> None:
-    """`dbt parse` so the manifest matches the models; run before the code location loads."""
-    subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        check=True,
-    )
+    """Parse the dbt project so the manifest matches the models: `ecom up` does it before the code
+    location loads (the stack runs dagster-webserver and the daemon, not `dagster dev`)."""
+    dbt_project.preparer.prepare(dbt_project)
 
 
-def dbt_build_args(*, full_refresh: bool = False, exclude: Sequence[str] = ()) -> list[str]:
+@dataclass(frozen=True)
+class DbtSelection:
+    """A dbt node selection given in the launchpad: dbt's own syntax, space-separated as on dbt's command line."""
+
+    select: str = ""
+    exclude: str = ""
+
+    @property
+    def narrows(self) -> bool:
+        """Whether it leaves out some of the assets Dagster selected."""
+        return bool(self.select.split() or self.exclude.split())
+
+
+def selection_args(selection: DbtSelection) -> list[str]:
+    """`--select`/`--exclude` for dbt; dagster-dbt intersects them with the run's selected assets."""
+    args = []
+    if selection.select.split():
+        args += ["--select", *selection.select.split()]
+    if selection.exclude.split():
+        args += ["--exclude", *selection.exclude.split()]
+    return args
+
+
+def dbt_build_args(*, full_refresh: bool = False, selection: DbtSelection = DbtSelection()) -> list[str]:
     """Arguments of the `dbt build` that materializes the selected models, seeds and tests."""
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
-    if exclude:
-        args += ["--exclude", *exclude]
-    return args
+    return args + selection_args(selection)
 
 
 def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: float) -> bool:

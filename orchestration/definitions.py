@@ -1,8 +1,7 @@
-"""The Dagster code location: every asset, check, job, schedule and sensor, composed in one place."""
+"""The Dagster code location: every asset, check, job, schedule and sensor, composed in one place,
+with the resources they use (orchestration/resources.py) built from the stack's settings."""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -14,11 +13,14 @@ from orchestration.ingestion_assets import raw_order_lines
 from orchestration.publication import publication_asset
 from orchestration.quality_checks import quality_checks
 from orchestration.quality_report import quality_report_for
+from orchestration.resources import resources_for
 from orchestration.sensors import landing_sensor_for
 from orchestration.settings import load_settings
 from orchestration.superset_assets import dataset_assets, superset_dashboards
 
 MART_KEYS = sorted((key for key in dbt_models.keys if key.path[0] == "marts"), key=lambda key: key.path)
+
+settings = load_settings()
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
@@ -31,8 +33,8 @@ full_pipeline = dg.define_asset_job(
 daily_full_run = dg.ScheduleDefinition(
     name="daily_full_run",
     job=full_pipeline,
-    cron_schedule=os.environ.get("ECOM_DAILY_CRON", "0 6 * * *"),
-    execution_timezone=load_settings().reporting_timezone,
+    cron_schedule=settings.daily_cron,
+    execution_timezone=settings.reporting_timezone,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="The whole pipeline once a day (ECOM_DAILY_CRON), even when no file arrived: refreshes freshness.",
 )
@@ -53,5 +55,8 @@ defs = dg.Definitions(
         landing_sensor_for(full_pipeline),
         run_failure_alert,
     ],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+    resources={
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        **resources_for(settings),
+    },
 )

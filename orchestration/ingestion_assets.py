@@ -1,5 +1,6 @@
 """The ingestion stage as a Dagster asset: landed files -> raw.order_lines."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +11,7 @@ from ingestion.sources import load_mappings
 from ingestion.transform import ValueRules
 from orchestration.dbt_cli import currencies_with_rates
 from orchestration.metadata import markdown_table, table_metadata
-from orchestration.settings import Settings, load_settings
+from orchestration.resources import LandingResource, WarehouseResource
 
 # dbt reads this table as source shop.order_lines; the translator gives it this same key.
 RAW_ORDER_LINES = dg.AssetKey(["raw", "order_lines"])
@@ -40,11 +41,12 @@ class IngestionConfig(dg.Config):
         )
     ],
 )
-def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) -> dg.MaterializeResult:
-    settings = load_settings()
-    landing_dir = Path(config.landing_dir) if config.landing_dir else settings.landing_dir
+def raw_order_lines(
+    context: dg.AssetExecutionContext, config: IngestionConfig, warehouse: WarehouseResource, landing: LandingResource
+) -> dg.MaterializeResult:
+    landing_dir = Path(config.landing_dir) if config.landing_dir else landing.landing_path
     landing_dir.mkdir(parents=True, exist_ok=True)
-    url = settings.warehouse.url()
+    url = warehouse.url()
 
     def report(result):
         context.log.info(
@@ -53,12 +55,12 @@ def raw_order_lines(context: dg.AssetExecutionContext, config: IngestionConfig) 
         )
 
     summary = load_landing(
-        url, landing_dir, load_mappings([settings.sources_dir]), on_file=report,
-        rules=value_rules(settings), stable_seconds=settings.landing_stable_seconds,
+        url, landing_dir, load_mappings([landing.sources_path]), on_file=report,
+        rules=value_rules(landing.earliest_order_day), stable_seconds=landing.stable_seconds,
     )
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
-        check_results=[ingestion_problems_check(summary, settings.ingestion_problems)],
+        check_results=[ingestion_problems_check(summary, landing.ingestion_problems)],
         metadata={
             "files_loaded": summary.count("loaded"),
             "files_rejected": summary.count("rejected"),
@@ -105,7 +107,7 @@ def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.
     )
 
 
-def value_rules(settings: Settings) -> ValueRules:
+def value_rules(earliest_order_date: date) -> ValueRules:
     """What the loader accepts beyond the contract's types: dates from ECOM_EARLIEST_ORDER_DATE on, and
     the currencies the dbt project has rates for, so no such value fails a gate after loading."""
-    return ValueRules(earliest_order_date=settings.earliest_order_date, currencies_with_rates=currencies_with_rates())
+    return ValueRules(earliest_order_date=earliest_order_date, currencies_with_rates=currencies_with_rates())

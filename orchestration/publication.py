@@ -8,7 +8,7 @@ never a half-built or failed build. After a swap the candidate schemas hold the 
 build: the next run brings them up to date incrementally (each incremental model reads what changed
 since its own high-water mark, however far behind it is).
 
-The candidate's state, in ops.publication, decides how dbt builds it:
+The candidate's state, in ops.publication (orchestration/migrations), decides how dbt builds it:
 - `published`: it is the previous published build, complete and checked: build incrementally;
 - `building` (a build started and did not finish: a crash), `built` (not published: a gate failed or
   the run stopped) or `partial` (only some models were built): it may hold a defect, or be stale in
@@ -23,22 +23,10 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from orchestration.settings import load_settings
+from orchestration.resources import WarehouseResource
 
 PUBLISHED_MARTS = dg.AssetKey(["publication", "marts"])
-STATE_DDL = """
-create table if not exists ops.publication (
-    singleton        boolean primary key default true check (singleton),
-    candidate_state  text not null check (candidate_state in ('building', 'built', 'partial', 'published')),
-    changed_at       timestamptz not null default now(),
-    run_id           text,
-    published_at     timestamptz
-)
-"""
-
-
 def _state(conn: psycopg.Connection) -> str | None:
-    conn.execute(STATE_DDL)
     row = conn.execute("select candidate_state from ops.publication").fetchone()
     return row[0] if row else None
 
@@ -99,10 +87,9 @@ def publication_asset(mart_keys: list[dg.AssetKey], candidates: Mapping[str, str
         description="Swaps the checked candidate schemas (marts_candidate, ...) with the published ones Superset reads,"
         " in one transaction, once every blocking gate on the marts passed.",
     )
-    def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        settings = load_settings()
-        swap_in(settings.warehouse.url(), candidates, settings.bi_reader_user, context.run.run_id)
-        with psycopg.connect(settings.warehouse.url()) as conn:
+    def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        swap_in(warehouse.url(), candidates, warehouse.bi_reader_user, context.run.run_id)
+        with psycopg.connect(warehouse.url()) as conn:
             tables = conn.execute(
                 "select count(*) from information_schema.tables where table_schema = 'marts'"
             ).fetchone()[0]

@@ -18,7 +18,7 @@ from expectations.results import record
 from expectations.suites import SUITES, ExpectationOutcome, Suite, SuiteOutcome, data_docs_index, validate
 from orchestration.dbt_cli import candidate_schemas
 from orchestration.metadata import markdown_table
-from orchestration.settings import load_settings
+from orchestration.resources import GreatExpectationsResource, WarehouseResource
 
 
 def _check_key(suite: Suite) -> dg.AssetCheckKey:
@@ -72,13 +72,14 @@ def _stage_checks(stage: str, suite_names: list[str]) -> dg.AssetChecksDefinitio
         # A run may select some of the checks (e.g. one mart's): only their suites run.
         can_subset=True,
     )
-    def checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        settings = load_settings()
-        gx_dir = settings.home / "gx"
+    def checks(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        gx_dir = great_expectations.path
         selected = [name for key, name in keys.items() if key in context.selected_asset_check_keys]
         # The marts are checked where dbt built them, before they are published (write-audit-publish).
-        outcomes = validate(selected, settings.warehouse.url("postgresql+psycopg2"), gx_dir, schemas=candidate_schemas())
-        record(settings.warehouse.url(), outcomes, context.run.run_id)
+        outcomes = validate(selected, warehouse.url("postgresql+psycopg2"), gx_dir, schemas=candidate_schemas())
+        record(warehouse.url(), outcomes, context.run.run_id)
         for outcome in outcomes:
             yield _check_result(outcome, str(data_docs_index(gx_dir)))
 

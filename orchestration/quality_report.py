@@ -5,10 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import psycopg
 
-from expectations.results import DDL
 from expectations.suites import SUITES, data_docs_index
 from orchestration.metadata import markdown_table
-from orchestration.settings import load_settings
+from orchestration.resources import GreatExpectationsResource, WarehouseResource
 
 
 def quality_report_for(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -20,10 +19,8 @@ def quality_report_for(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"great_expectations"},
         description="Latest outcome of each Great Expectations suite (ops.quality_results) and the Data Docs site.",
     )
-    def quality_report() -> dg.MaterializeResult:
-        settings = load_settings()
-        with psycopg.connect(settings.warehouse.url()) as conn:
-            conn.execute(DDL)
+    def quality_report(warehouse: WarehouseResource, great_expectations: GreatExpectationsResource) -> dg.MaterializeResult:
+        with psycopg.connect(warehouse.url()) as conn:
             latest = conn.execute(
                 """
                 with last_run as (
@@ -40,7 +37,7 @@ def quality_report_for(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 "suites": len(SUITES),
                 "suites_failing": sum(1 for row in latest if not row[2]),
                 "latest": markdown_table(["suite", "evaluated at", "passed", "expectations", "failed"], latest),
-                "data_docs": dg.MetadataValue.path(str(data_docs_index(settings.home / "gx"))),
+                "data_docs": dg.MetadataValue.path(str(data_docs_index(great_expectations.path))),
             }
         )
 

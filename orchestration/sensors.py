@@ -13,7 +13,7 @@ import dagster as dg
 
 from ingestion.loader import Landing, file_state, pending_files, scan_landing
 from ingestion.sources import display_name, load_mappings
-from orchestration.settings import load_settings
+from orchestration.resources import LandingResource, WarehouseResource
 
 LANDING_POLL_SECONDS = 15
 SKIP_REASONS_SHOWN = 5
@@ -69,23 +69,23 @@ def landing_sensor_for(job) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Runs the pipeline when new files land in the landing folder (ECOM_LANDING_DIR).",
     )
-    def landing_folder_sensor(context: dg.SensorEvaluationContext):
-        settings = load_settings()
-        if not settings.landing_dir.exists():
-            return dg.SkipReason(f"{settings.landing_dir} does not exist")
-        landing = scan_landing(settings.landing_dir, settings.landing_stable_seconds)
-        mappings = load_mappings([settings.sources_dir])
+    def landing_folder_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, landing: LandingResource):
+        stable_seconds = landing.stable_seconds
+        if not landing.landing_path.exists():
+            return dg.SkipReason(f"{landing.landing_path} does not exist")
+        folder = scan_landing(landing.landing_path, stable_seconds)
+        mappings = load_mappings([landing.sources_path])
         cursor = LandingCursor.parse(context.cursor, mappings.fingerprint)
         # A quiet tick costs a directory listing, not reading files.
-        states = {str(path): list(file_state(path)) for path in landing.files}
+        states = {str(path): list(file_state(path)) for path in folder.files}
         changed = cursor.unhandled(states)
-        aside = _not_taken(landing, settings.landing_stable_seconds)
+        aside = _not_taken(folder, stable_seconds)
         if not changed:
             return dg.SkipReason(f"no new files{aside}")
         if context.instance.get_runs_count(dg.RunsFilter(job_name=job.name, statuses=IN_FLIGHT)):
             # Looked at again after that run: it may load these files itself.
             return dg.SkipReason(f"{len(changed)} changed file(s); a pipeline run is already queued or running{aside}")
-        pending = pending_files(settings.warehouse.url(), [Path(path) for path in changed], mappings)
+        pending = pending_files(warehouse.url(), [Path(path) for path in changed], mappings)
         context.update_cursor(cursor.advanced(states, [str(path) for path in [*pending.skipped, *pending.to_report]]).dumps())
         if not pending.to_load and not pending.to_report:
             return dg.SkipReason(f"{len(changed)} changed file(s), none to load: {_listed(pending.skipped)}{aside}")

@@ -1,8 +1,9 @@
-"""Configuration of the local stack and the pipeline, read from environment variables.
+"""Configuration of the local stack and the pipeline: the one module that reads environment variables.
 
 Every value has a working local default so that `make run` needs no setup; `.env.example` documents
 them. Stages (ingestion, dbt, expectations, superset) never read this module: orchestration passes
-them the values they need.
+them the values they need (the Dagster assets through the resources of orchestration/resources.py).
+Superset's own server configuration (superset/superset_config.py) is read by Superset's process.
 """
 
 from __future__ import annotations
@@ -112,20 +113,20 @@ class Settings:
     earliest_order_date: date
     # A landed file changed less than this many seconds ago is still being written: a later run loads it.
     landing_stable_seconds: float
-
-    @property
-    def sources_dir(self) -> Path:
-        """A shop's own source mappings (beside the shipped ones in ingestion/sources/)."""
-        return Path(os.environ.get("ECOM_SOURCES_DIR") or self.home / "sources").expanduser().resolve()
-
-    @property
-    def landing_dir(self) -> Path:
-        return Path(os.environ.get("ECOM_LANDING_DIR") or self.home / "landing").expanduser().resolve()
-
-    @property
-    def pg_service_dir(self) -> Path:
-        """Where the embedded PostgreSQL keeps its binaries and data when `ecom` runs as root (see pgdata_dir)."""
-        return Path(os.environ.get("ECOM_PG_SERVICE_DIR") or "/var/lib/ecom-postgres").expanduser().resolve()
+    # A shop's own source mappings (beside the shipped ones in ingestion/sources/).
+    sources_dir: Path
+    landing_dir: Path
+    # Where the embedded PostgreSQL keeps its binaries and data when `ecom` runs as root (see pgdata_dir).
+    pg_service_dir: Path
+    superset_url: str
+    # When the schedule `daily_full_run` runs the whole pipeline (cron, in reporting_timezone).
+    daily_cron: str
+    # A mart older than this fails its freshness policy (warns at three quarters of it).
+    marts_max_age_hours: float
+    # Failed runs are posted here as JSON when set (ops.alerts records them either way).
+    alert_webhook_url: str
+    # `ecom docs` serves the dbt docs on this port of 127.0.0.1.
+    dbt_docs_port: int
 
     @property
     def pgdata_dir(self) -> Path:
@@ -137,6 +138,11 @@ class Settings:
             return self.home / "pg"
         home_id = hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
         return self.pg_service_dir / "data" / f"{self.home.name}-{home_id}"
+
+    @property
+    def gx_dir(self) -> Path:
+        """The Great Expectations project: its configuration and Data Docs."""
+        return self.home / "gx"
 
     @property
     def run_dir(self) -> Path:
@@ -159,11 +165,6 @@ class Settings:
         return f"http://127.0.0.1:{self.dagster_port}"
 
     @property
-    def superset_url(self) -> str:
-        # In docker compose the pipeline reaches Superset by service name, not on this machine.
-        return os.environ.get("SUPERSET_URL") or f"http://127.0.0.1:{self.superset_port}"
-
-    @property
     def dagster_storage(self) -> PostgresTarget:
         return self.warehouse.with_database("dagster")
 
@@ -184,23 +185,24 @@ class Settings:
             "ECOM_INGESTION_PROBLEMS": self.ingestion_problems,
             "ECOM_EARLIEST_ORDER_DATE": self.earliest_order_date.isoformat(),
             "ECOM_LANDING_STABLE_SECONDS": f"{self.landing_stable_seconds:g}",
-            "ECOM_PG_PORT": str(self.pg_port),
+            # The warehouse's port, which is the embedded server's unless WAREHOUSE_URL names another.
+            "ECOM_PG_PORT": str(self.warehouse.port),
             "ECOM_DAGSTER_PORT": str(self.dagster_port),
             "ECOM_SUPERSET_PORT": str(self.superset_port),
             "WAREHOUSE_URL": self.warehouse.url(),
             "DAGSTER_HOME": str(self.dagster_home),
             "DAGSTER_PG_URL": self.dagster_storage.url("postgresql+psycopg2"),
-            # dbt's profiles.yml reads these.
+            # dbt's profiles.yml reads these and ECOM_PG_PORT.
             "ECOM_PG_HOST": self.warehouse.host,
             "ECOM_PG_USER": self.warehouse.user,
             "ECOM_PG_PASSWORD": self.warehouse.password,
             "ECOM_PG_DATABASE": self.warehouse.database,
-            "ECOM_WAREHOUSE_PORT": str(self.warehouse.port),
             "ECOM_REPORTING_TIMEZONE": self.reporting_timezone,
             "ECOM_SOURCE_TIMEZONE": self.source_timezone,
             "BI_READER_USER": self.bi_reader_user,
             "BI_READER_PASSWORD": self.bi_reader_password,
             "SUPERSET_URL": self.superset_url,
+            "ALERT_WEBHOOK_URL": self.alert_webhook_url,
             "SUPERSET_ADMIN_USER": self.superset_admin_user,
             "SUPERSET_ADMIN_PASSWORD": self.superset_admin_password,
             "SUPERSET_SECRET_KEY": self.superset_secret_key,
@@ -215,6 +217,7 @@ class Settings:
 def load_settings() -> Settings:
     home = Path(_env("ECOM_HOME", str(REPO_ROOT / ".local"))).expanduser().resolve()
     pg_port = int(_env("ECOM_PG_PORT", "15432"))
+    superset_port = int(_env("ECOM_SUPERSET_PORT", "8088"))
     external_url = os.environ.get("WAREHOUSE_URL", "").strip()
     embedded = not external_url
     if embedded:
@@ -231,7 +234,7 @@ def load_settings() -> Settings:
         home=home,
         pg_port=pg_port,
         dagster_port=int(_env("ECOM_DAGSTER_PORT", "3000")),
-        superset_port=int(_env("ECOM_SUPERSET_PORT", "8088")),
+        superset_port=superset_port,
         warehouse=warehouse,
         embedded_postgres=embedded,
         bi_reader_user=_env("BI_READER_USER", "bi_reader"),
@@ -249,7 +252,20 @@ def load_settings() -> Settings:
         ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
         earliest_order_date=_earliest_order_date(_env("ECOM_EARLIEST_ORDER_DATE", "2000-01-01")),
         landing_stable_seconds=_stable_seconds(_env("ECOM_LANDING_STABLE_SECONDS", "5")),
+        sources_dir=_folder(_env("ECOM_SOURCES_DIR", str(home / "sources"))),
+        landing_dir=_folder(_env("ECOM_LANDING_DIR", str(home / "landing"))),
+        pg_service_dir=_folder(_env("ECOM_PG_SERVICE_DIR", "/var/lib/ecom-postgres")),
+        # In docker compose the pipeline reaches Superset by service name, not on this machine.
+        superset_url=_env("SUPERSET_URL", f"http://127.0.0.1:{superset_port}"),
+        daily_cron=_env("ECOM_DAILY_CRON", "0 6 * * *"),
+        marts_max_age_hours=float(_env("ECOM_MARTS_MAX_AGE_HOURS", "26")),
+        alert_webhook_url=_env("ALERT_WEBHOOK_URL", ""),
+        dbt_docs_port=int(_env("ECOM_DBT_DOCS_PORT", "8580")),
     )
+
+
+def _folder(value: str) -> Path:
+    return Path(value).expanduser().resolve()
 
 
 def _ingestion_problems(value: str) -> str:

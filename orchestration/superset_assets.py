@@ -8,13 +8,13 @@ from ecom_superset.bundle import Asset, AssetSet, load_assets
 from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
 from orchestration.metadata import markdown_table
 from orchestration.publication import PUBLISHED_MARTS
-from orchestration.settings import Settings, load_settings
+from orchestration.resources import SupersetResource
 
 DASHBOARDS = dg.AssetKey(["superset", "dashboards"])
 
 
-def _template_values(settings: Settings) -> dict[str, str]:
-    reader = settings.bi_reader
+def _template_values(superset: SupersetResource) -> dict[str, str]:
+    reader = superset.bi_reader
     return {
         "BI_READER_USER": reader.user,
         "WAREHOUSE_HOST": reader.host,
@@ -23,9 +23,9 @@ def _template_values(settings: Settings) -> dict[str, str]:
     }
 
 
-def _connect(settings: Settings) -> tuple[Superset, AssetSet]:
-    superset = Superset(settings.superset_url, settings.superset_admin_user, settings.superset_admin_password)
-    return superset, load_assets(values=_template_values(settings))
+def _connect(superset: SupersetResource) -> tuple[Superset, AssetSet]:
+    client = Superset(superset.url, superset.admin_user, superset.admin_password)
+    return client, load_assets(values=_template_values(superset))
 
 
 def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:
@@ -40,12 +40,11 @@ def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:
         kinds={"superset"},
         description=f"Superset dataset on {schema}.{table} (superset/assets/datasets/{dataset.name}.yaml).",
     )
-    def publish() -> dg.MaterializeResult:
-        settings = load_settings()
-        superset, assets = _connect(settings)
-        dataset_id = publish_dataset(superset, assets, assets.dataset_for_table(schema, table), settings.bi_reader_password)
+    def publish(superset: SupersetResource) -> dg.MaterializeResult:
+        client, assets = _connect(superset)
+        dataset_id = publish_dataset(client, assets, assets.dataset_for_table(schema, table), superset.bi_reader_password)
         return dg.MaterializeResult(
-            metadata={"superset_dataset_id": dataset_id, "url": dg.MetadataValue.url(f"{settings.superset_url}/tablemodelview/list/")}
+            metadata={"superset_dataset_id": dataset_id, "url": dg.MetadataValue.url(f"{superset.url}/tablemodelview/list/")}
         )
 
     return publish
@@ -62,10 +61,9 @@ dataset_assets = [_dataset_asset(dataset) for dataset in load_assets().datasets]
     kinds={"superset"},
     description="Every chart and dashboard in superset/assets, published and their cache warmed.",
 )
-def superset_dashboards() -> dg.MaterializeResult:
-    settings = load_settings()
-    superset, assets = _connect(settings)
-    dashboards = publish_dashboards(superset, assets, settings.bi_reader_password)
+def superset_dashboards(superset: SupersetResource) -> dg.MaterializeResult:
+    client, assets = _connect(superset)
+    dashboards = publish_dashboards(client, assets, superset.bi_reader_password)
     return dg.MaterializeResult(
         metadata={
             "dashboards": markdown_table(

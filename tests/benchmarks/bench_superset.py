@@ -98,20 +98,22 @@ def build_stack(env: dict[str, str], home: Path, args: argparse.Namespace) -> No
                 "--target-path", str(home / "dbt-target"), "--log-path", str(home / "dbt-logs")]
     run(dbt_env, DBT, "build", *dbt_args, label="dbt build")
     from ecom_superset.publisher import publish_dashboards
+    from orchestration.resources import resources_for
     from orchestration.superset_assets import _connect
 
-    superset, assets = _connect(settings)
+    superset, assets = _connect(resources_for(settings, secrets_from_environment=False)["superset"])
     started = time.perf_counter()
     publish_dashboards(superset, assets, settings.bi_reader_password)
     say(f"  published the dashboards in {time.perf_counter() - started:.0f} s")
 
 
 def measure(requests_per_mode: int) -> tuple[list[list], float, str]:
+    from orchestration.resources import resources_for
     from orchestration.settings import load_settings
     from orchestration.superset_assets import _connect
 
     settings = load_settings()
-    superset, assets = _connect(settings)
+    superset, assets = _connect(resources_for(settings, secrets_from_environment=False)["superset"])
     rows, worst, worst_chart = [], 0.0, ""
     for dashboard in assets.dashboards:
         for chart in assets.charts_of(dashboard):
@@ -148,13 +150,14 @@ def time_request(superset, chart_id: int, force: bool) -> float:
 def measure_concurrency(clients: int, total_requests: int, max_seconds: float) -> list[list]:
     """`clients` threads, each with its own connection, share `total_requests` chart data requests
     (every chart in turn) per mode, uncached then cached; a mode stops early after `max_seconds`."""
+    from orchestration.resources import resources_for
     from orchestration.settings import load_settings
     from orchestration.superset_assets import _connect
 
     settings = load_settings()
     if urlsplit(settings.superset_url).hostname != "127.0.0.1":
         raise SystemExit(f"the concurrency benchmark only runs against 127.0.0.1, not {settings.superset_url}")
-    superset, assets = _connect(settings)
+    superset, assets = _connect(resources_for(settings, secrets_from_environment=False)["superset"])
     chart_ids = [superset.id_by_uuid("chart", chart.uuid) for chart in assets.charts]
     login = requests.post(
         f"{settings.superset_url}/api/v1/security/login",

@@ -11,6 +11,7 @@ import pytest
 
 from ecom_superset.bundle import AssetSet, load_assets
 from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
+from orchestration.resources import resources_for
 from orchestration.superset_assets import _connect
 
 pytestmark = pytest.mark.integration
@@ -22,7 +23,7 @@ KINDS = ("dashboard", "chart", "dataset", "database")
 @pytest.fixture(scope="module")
 def published(stack) -> tuple[Superset, AssetSet]:
     """The stack's Superset and the assets with the stack's connection values filled in."""
-    return _connect(stack.settings)
+    return _connect(resources_for(stack.settings, secrets_from_environment=False)["superset"])
 
 
 def _chart(assets: AssetSet, name: str):

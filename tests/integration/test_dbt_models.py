@@ -41,7 +41,7 @@ def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.Comp
     env = {
         **os.environ,
         "ECOM_PG_HOST": target.host,
-        "ECOM_WAREHOUSE_PORT": str(target.port),
+        "ECOM_PG_PORT": str(target.port),
         "ECOM_PG_USER": target.user,
         "ECOM_PG_PASSWORD": target.password,
         "ECOM_PG_DATABASE": target.database,

@@ -14,7 +14,9 @@ from dagster._core.test_utils import create_run_for_test
 import orchestration.sensors
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
+from orchestration.resources import resources_for
 from orchestration.sensors import LANDING_FILES_TAG, landing_sensor_for
+from orchestration.settings import load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +54,12 @@ class Ticks:
         self.instance = dg.DagsterInstance.ephemeral()
         self.sensor = landing_sensor_for(pipeline)
         self.cursor: str | None = None
+        # The scratch warehouse and landing folder the `landing` fixture points the settings at.
+        resources = resources_for(load_settings(), secrets_from_environment=False)
+        self.resources = {name: resources[name] for name in ("warehouse", "landing")}
 
     def __call__(self):
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.resources)
         result = self.sensor(context)
         self.cursor = context.cursor
         return result

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -41,6 +42,22 @@ def test_warehouse_has_every_schema(stack):
     assert {"raw", "staging", "intermediate", "marts", "quarantine", "ops"} <= schemas
 
 
+def test_the_ops_tables_come_from_one_migration_step_applied_once(stack, scratch_warehouse):
+    from orchestration.warehouse_migrations import migrate, migration_files
+
+    with stack.warehouse() as conn:
+        applied = [row[0] for row in conn.execute("select version from ops.schema_migrations order by version")]
+        tables = {row[0] for row in conn.execute("select table_name from information_schema.tables where table_schema = 'ops'")}
+    assert applied == [path.name for path in migration_files()]
+    assert {"ingested_files", "quality_results", "alerts", "publication", "schema_migrations"} <= tables
+    assert migrate(stack.settings.warehouse.url()) == [], "a migration applied twice"
+    # A new warehouse gets every table from the same step.
+    assert migrate(scratch_warehouse) == applied
+    with psycopg.connect(scratch_warehouse) as conn:
+        created = {row[0] for row in conn.execute("select table_name from information_schema.tables where table_schema = 'ops'")}
+    assert tables == created
+
+
 def test_dagster_ui_lists_assets_and_the_gate(stack):
     query = """
     { assetNodes { assetKey { path } }
@@ -55,6 +72,8 @@ def test_dagster_ui_lists_assets_and_the_gate(stack):
     assert {"raw/order_lines", "marts/kpi_daily", "superset/dataset/kpi_daily", "superset/dashboards"} <= keys
     checks = {check["name"]: check["blocking"] for check in data["assetNodeOrError"]["assetChecksOrError"]["checks"]}
     assert checks["great_expectations_kpi_daily"] is True
+    # The raw-to-marts reconciliation (a dbt test) is a blocking check on the mart, not an observation.
+    assert checks["assert_revenue_reconciles_from_raw_to_marts"] is True
 
 
 def test_marts_match_the_loaded_rows(stack):

@@ -1,18 +1,33 @@
-from orchestration.dbt_cli import dbt_build_args, rebuild_in_full
+from orchestration.dbt_cli import DbtSelection, dbt_build_args, rebuild_in_full, selection_args
 
 
 def test_default_build_builds_everything():
     assert dbt_build_args() == ["build"]
+    assert not DbtSelection().narrows
 
 
-def test_full_refresh_and_exclusions():
-    assert dbt_build_args(full_refresh=True, exclude=["tag:slow", "kpi_daily"]) == [
+def test_full_refresh():
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+
+
+def test_a_launchpad_selection_becomes_dbt_s_select_and_exclude():
+    selection = DbtSelection(select="marts.kpi_daily+  tag:daily", exclude="cohort_retention")
+    assert selection.narrows
+    assert dbt_build_args(full_refresh=True, selection=selection) == [
         "build",
         "--full-refresh",
+        "--select",
+        "marts.kpi_daily+",
+        "tag:daily",
         "--exclude",
-        "tag:slow",
-        "kpi_daily",
+        "cohort_retention",
     ]
+
+
+def test_blank_selection_fields_add_no_flags():
+    assert selection_args(DbtSelection(select="  ", exclude="")) == []
+    assert not DbtSelection(select=" ").narrows
+    assert selection_args(DbtSelection(exclude="kpi_daily")) == ["--exclude", "kpi_daily"]
 
 
 def test_a_large_delta_or_nothing_built_yet_means_a_full_rebuild():

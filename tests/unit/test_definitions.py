@@ -76,3 +76,41 @@ def test_schedules_and_sensors(defs):
 def test_full_pipeline_job_runs_in_one_process(defs):
     job = defs.resolve_job_def("full_pipeline")
     assert job.executor_def.name == "in_process"
+
+
+def test_every_resource_an_asset_check_or_sensor_needs_is_given(defs):
+    provided = set(defs.resources)
+    assert {"warehouse", "superset", "landing", "great_expectations", "alerts", "dbt"} <= provided
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        missing = assets_def.required_resource_keys - provided - {"io_manager"}
+        assert not missing, f"{assets_def.node_def.name} needs {missing}"
+    for sensor in defs.sensors:
+        assert sensor.required_resource_keys <= provided, sensor.name
+
+
+def test_secrets_reach_the_resources_as_environment_variables_not_values(defs):
+    """The Dagster UI shows a resource's configuration: a password must show as its variable's name."""
+    for name, field in (("warehouse", "password"), ("superset", "admin_password"), ("superset", "bi_reader_password")):
+        assert isinstance(getattr(defs.resources[name], field), dg.EnvVar), f"{name}.{field}"
+
+
+def test_the_launchpad_offers_full_refresh_and_a_model_selection_for_dbt(defs):
+    from orchestration.dbt_assets import dbt_models
+
+    fields = dbt_models.op.config_schema.config_type.fields
+    assert {"full_refresh", "select", "exclude"} <= set(fields)
+    assert all(not fields[name].is_required for name in ("full_refresh", "select", "exclude"))
+
+
+def test_the_raw_to_marts_reconciliation_is_a_blocking_check_on_the_marts(graph):
+    checks = {spec.key: spec for assets_def in graph.assets_defs for spec in assets_def.check_specs}
+    for asset, name in (
+        ("kpi_daily", "assert_revenue_reconciles_from_raw_to_marts"),
+        ("kpi_daily", "assert_marts_agree_on_totals"),
+        ("customer_segments", "assert_customer_marts_agree"),
+    ):
+        spec = checks[dg.AssetCheckKey(dg.AssetKey(["marts", asset]), name)]
+        assert spec.blocking, name
+    # Publication waits for the marts, so a failed blocking check on one publishes nothing.
+    publication = graph.get(dg.AssetKey(["publication", "marts"]))
+    assert {dg.AssetKey(["marts", "kpi_daily"]), dg.AssetKey(["marts", "customer_segments"])} <= publication.parent_keys

@@ -9,7 +9,7 @@ import sqlalchemy.exc
 import yaml
 from dagster_graphql import DagsterGraphQLClientError
 
-from orchestration.cli import _unreachable
+from orchestration.pipeline_runs import unreachable
 from orchestration.settings import load_settings
 from orchestration.stack import superset_server
 
@@ -67,7 +67,7 @@ def _raised_from(cause: BaseException) -> DagsterGraphQLClientError:
 
 
 @pytest.mark.parametrize(
-    "error, unreachable",
+    "error, expected",
     [
         (_raised_from(requests.exceptions.ConnectionError("refused")), True),
         (DagsterGraphQLClientError("PythonError", "sqlalchemy.exc.OperationalError: server closed the connection unexpectedly"), True),
@@ -78,5 +78,5 @@ def _raised_from(cause: BaseException) -> DagsterGraphQLClientError:
     ],
     ids=["webserver down", "webserver lost its database", "database restarting", "no such job", "a bug", "other"],
 )
-def test_ecom_run_waits_out_only_an_unreachable_webserver_or_database(error, unreachable):
-    assert _unreachable(error) is unreachable
+def test_ecom_run_waits_out_only_an_unreachable_webserver_or_database(error, expected):
+    assert unreachable(error) is expected
