@@ -34,8 +34,6 @@ def main(sqlfluff_args: list[str]) -> int:
                 **os.environ,
                 "ECOM_PG_HOST": str(data_dir),
                 "ECOM_PG_PORT": socket_port,
-                # The profile's port variable before it reads ECOM_PG_PORT (issue 13): drop once it does.
-                "ECOM_WAREHOUSE_PORT": socket_port,
                 "ECOM_PG_USER": "postgres",
                 "ECOM_PG_DATABASE": "postgres",
             }
