@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.types.json import Jsonb
 
-from expectations.suites import SuiteOutcome
+from expectations.gx_project import SuiteOutcome
 
 # The alter brings a table created before expectations had descriptions up to date.
 DDL = """

@@ -12,7 +12,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from expectations.suites import data_docs_index
+from expectations.gx_project import data_docs_index
 from orchestration.settings import Settings, load_settings
 from orchestration.stack import dagster_server, postgres, private_state, superset_server
 

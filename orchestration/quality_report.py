@@ -6,7 +6,8 @@ import dagster as dg
 import psycopg
 
 from expectations.results import DDL
-from expectations.suites import SUITES, data_docs_index
+from expectations.gx_project import data_docs_index
+from orchestration.quality_checks import SUITES
 from orchestration.metadata import markdown_table
 from orchestration.settings import load_settings
 
