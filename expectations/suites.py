@@ -135,7 +135,13 @@ def _empty_suites(manifest: Mapping[str, Any]) -> dict[str, Suite]:
     for unique_id, source in manifest["sources"].items():
         # A source's documented columns are the loader's contract (ingestion/CONTRACT.md): no dbt
         # contract enforces them, so the gate does.
-        columns = [Expectation("ExpectTableColumnsToMatchSet", {"column_set": list(source["columns"]), "exact_match": True})]
+        columns = [
+            Expectation(
+                "ExpectTableColumnsToMatchSet",
+                {"column_set": list(source["columns"]), "exact_match": True},
+                description="The columns are those the dbt source documents.",
+            )
+        ]
         suites[unique_id] = Suite(source["schema"], source["identifier"], source["schema"], columns if source["columns"] else [])
     for unique_id, node in manifest["nodes"].items():
         if node["resource_type"] == "model" and node["config"].get("schema") == GATED_MODEL_SCHEMA:
