@@ -54,7 +54,8 @@ import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
-from ingestion.demo_data import GenerationReport, History, _file_path, generate_orders
+from ingestion.demo_data import GenerationReport, History, generate_orders
+from ingestion.demo_files import file_path
 
 STATE_FILE = ".ecom-generate.json"
 SCANNED_DATES = 7
@@ -95,7 +96,7 @@ def continue_orders(
     existing = [
         path
         for day in range(max(days, 0))
-        if (path := _file_path(out_dir, start + timedelta(days=day), file_format, compress)).exists()
+        if (path := file_path(out_dir, start + timedelta(days=day), file_format, compress)).exists()
     ]
     if existing:
         last = f" (its last day is {history.last_day})" if history.last_day else ""

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from expectations.results import record
 from expectations.gx_project import ExpectationOutcome, SuiteOutcome, data_docs_index, validate
+from expectations.results import record
 from expectations.suites import Suite, load_suites
 from orchestration.dbt_cli import dbt_project
 from orchestration.metadata import markdown_table

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import psycopg
 
-from expectations.results import DDL
 from expectations.gx_project import data_docs_index
-from orchestration.quality_checks import SUITES
+from expectations.results import DDL
 from orchestration.metadata import markdown_table
+from orchestration.quality_checks import SUITES
 from orchestration.settings import load_settings
 
 

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 import pytest
 from psycopg.types.json import Jsonb
-
 from test_dbt_models import dbt_build
 
 from expectations.gx_project import SuiteOutcome, validate
