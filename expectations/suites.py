@@ -14,7 +14,7 @@ without importing great_expectations, which takes seconds; expectations/gx_proje
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,35 +135,38 @@ def _empty_suites(manifest: Mapping[str, Any]) -> dict[str, Suite]:
     for unique_id, source in manifest["sources"].items():
         # A source's documented columns are the loader's contract (ingestion/CONTRACT.md): no dbt
         # contract enforces them, so the gate does.
-        columns = [
+        documented = [
             Expectation(
                 "ExpectTableColumnsToMatchSet",
                 {"column_set": list(source["columns"]), "exact_match": True},
                 description="The columns are those the dbt source documents.",
             )
         ]
-        suites[unique_id] = Suite(source["schema"], source["identifier"], source["schema"], columns if source["columns"] else [])
+        expectations = documented if source["columns"] else []
+        suites[unique_id] = Suite(source["schema"], source["identifier"], source["schema"], expectations)
     for unique_id, node in manifest["nodes"].items():
         if node["resource_type"] == "model" and node["config"].get("schema") == GATED_MODEL_SCHEMA:
             suites[unique_id] = Suite(node["config"]["schema"], node["alias"], node["schema"])
     return suites
 
 
-def suites_from_manifest(manifest: Mapping[str, Any]) -> dict[str, Suite]:
-    """Every gated table's suite, by its name (`marts.kpi_daily`), from the dbt tests of the manifest
-    that fail a build (severity error) and have a translation; the other tests stay dbt's alone."""
-    suites = _empty_suites(manifest)
-    tests = sorted(
-        (node for node in manifest["nodes"].values() if node["resource_type"] == "test" and node.get("test_metadata")),
-        key=lambda test: test["unique_id"],
-    )
-    for test in tests:
-        translate = TRANSLATIONS.get(test["test_metadata"]["name"])
+def _translated_tests(manifest: Mapping[str, Any], suites: Mapping[str, Suite]) -> Iterator[tuple[dict[str, Any], Suite]]:
+    """Each dbt test that becomes an expectation, with its table's suite: a kind with a translation,
+    on a gated table, failing a build (severity error: a warning gates nothing). Other tests stay dbt's."""
+    tests = (node for node in manifest["nodes"].values() if node["resource_type"] == "test" and node.get("test_metadata"))
+    for test in sorted(tests, key=lambda test: test["unique_id"]):
         suite = suites.get(_tested_node(test))
-        if translate is None or suite is None or str(test["config"]["severity"]).lower() != "error":
-            continue
+        fails_a_build = str(test["config"]["severity"]).lower() == "error"
+        if test["test_metadata"]["name"] in TRANSLATIONS and suite is not None and fails_a_build:
+            yield test, suite
+
+
+def suites_from_manifest(manifest: Mapping[str, Any]) -> dict[str, Suite]:
+    """Every gated table's suite, by its name (`marts.kpi_daily`), built from its dbt tests."""
+    suites = _empty_suites(manifest)
+    for test, suite in _translated_tests(manifest, suites):
         arguments = {"column_name": test.get("column_name"), **test["test_metadata"]["kwargs"]}
-        suite.expectations.append(_described(translate(arguments), test))
+        suite.expectations.append(_described(TRANSLATIONS[test["test_metadata"]["name"]](arguments), test))
     return {suite.name: suite for suite in suites.values()}
 
 
@@ -172,13 +175,5 @@ def load_suites(manifest_path: Path) -> dict[str, Suite]:
 
 
 def dbt_tests_evaluated_by_great_expectations(manifest: Mapping[str, Any]) -> list[str]:
-    """The dbt test nodes this module translates: the gates evaluate them, so dbt need not as well."""
-    gated = set(_empty_suites(manifest))
-    return sorted(
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "test"
-        and (node.get("test_metadata") or {}).get("name") in TRANSLATIONS
-        and _tested_node(node) in gated
-        and str(node["config"]["severity"]).lower() == "error"
-    )
+    """The names of the dbt tests the gates evaluate, so that dbt need not evaluate them as well."""
+    return sorted(test["name"] for test, _ in _translated_tests(manifest, _empty_suites(manifest)))
