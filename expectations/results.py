@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.types.json import Jsonb
 
-from expectations.suites import SuiteOutcome
+from expectations.gx_project import SuiteOutcome
 
 def record(conninfo: str, outcomes: Sequence[SuiteOutcome], run_id: str | None) -> None:
     with psycopg.connect(conninfo) as conn:

@@ -47,6 +47,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,7 +55,8 @@ import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
-from ingestion.demo_data import GenerationReport, History, _file_path, generate_orders
+from ingestion.demo_data import GenerationReport, History, generate_orders
+from ingestion.demo_files import file_path
 
 STATE_FILE = ".ecom-generate.json"
 SCANNED_DATES = 7
@@ -64,19 +66,25 @@ _CUSTOMER_ID = r"^C[0-9]{6,10}$"
 _ID_COLUMNS = ("order_id", "customer_id")
 
 
+class PassedOn(TypedDict, total=False):
+    """Arguments of ``generate_orders`` that ``continue_orders`` passes on as they are."""
+
+    seed: int
+    defect_rate: float
+    progress: Callable[[int], None] | None
+
+
 def continue_orders(
     out_dir: Path,
     *,
     orders: int,
     days: int,
-    seed: int = 42,
     file_format: str = "csv",
-    defect_rate: float = 0.0,
     start: date | None = None,
     compress: bool = False,
-    progress: Callable[[int], None] | None = None,
     warehouse_url: str | None = None,
     today: date | None = None,
+    **passed_on: Unpack[PassedOn],
 ) -> GenerationReport:
     """``generate_orders`` after the history of ``out_dir`` (and of the warehouse at
     ``warehouse_url``, when given), then record the new history in the folder's state file.
@@ -95,7 +103,7 @@ def continue_orders(
     existing = [
         path
         for day in range(max(days, 0))
-        if (path := _file_path(out_dir, start + timedelta(days=day), file_format, compress)).exists()
+        if (path := file_path(out_dir, start + timedelta(days=day), file_format, compress)).exists()
     ]
     if existing:
         last = f" (its last day is {history.last_day})" if history.last_day else ""
@@ -104,13 +112,11 @@ def continue_orders(
         out_dir,
         orders=orders,
         days=days,
-        seed=seed,
         file_format=file_format,
-        defect_rate=defect_rate,
         start=start,
         compress=compress,
-        progress=progress,
         history=history,
+        **passed_on,
     )
     assert report.history is not None
     write_state(out_dir, report.history)

@@ -47,6 +47,8 @@ RULE_TARGETS = ("status", "channel", "category")
 FORMATS = ("csv", "jsonl", "parquet")
 # The status a return line gets, and the vocabulary CONTRACT.md gives meaning to.
 RETURNED = "returned"
+# The statuses the contract gives a meaning to: a sale, a return line, a cancelled order's line.
+STATUSES = ("completed", RETURNED, "cancelled")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".log": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 # `{column name}` in a template; `{@line}` is the record's line number in the file.
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")

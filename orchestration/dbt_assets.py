@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 from pydantic import Field
 
+from expectations.suites import dbt_tests_evaluated_by_great_expectations, read_manifest
 from orchestration.dbt_cli import DbtSelection, candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
@@ -66,7 +67,13 @@ class DbtBuildConfig(dg.Config):
     exclude: str = Field(default="", description="dbt nodes to leave out, e.g. `cohort_retention` (dbt --exclude).")
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project)
+# The dbt tests the Great Expectations gates evaluate (expectations/suites.py) are not run by dbt as well.
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=translator,
+    project=dbt_project,
+    exclude=" ".join(dbt_tests_evaluated_by_great_expectations(read_manifest(dbt_project.manifest_path))),
+)
 def dbt_models(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,

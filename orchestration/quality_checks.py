@@ -14,11 +14,14 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from expectations.gx_project import ExpectationOutcome, SuiteOutcome, data_docs_index, validate
 from expectations.results import record
-from expectations.suites import SUITES, ExpectationOutcome, Suite, SuiteOutcome, data_docs_index, validate
-from orchestration.dbt_cli import candidate_schemas
+from expectations.suites import Suite, load_suites
+from orchestration.dbt_cli import dbt_project
 from orchestration.metadata import markdown_table
 from orchestration.resources import GreatExpectationsResource, WarehouseResource
+
+SUITES = load_suites(dbt_project.manifest_path)
 
 
 def _check_key(suite: Suite) -> dg.AssetCheckKey:
@@ -65,7 +68,7 @@ def _stage_checks(stage: str, suite_names: list[str]) -> dg.AssetChecksDefinitio
                 name=key.name,
                 asset=key.asset_key,
                 blocking=True,
-                description=f"Great Expectations suite {name} (expectations/suites.py); results in ops.quality_results.",
+                description=f"Great Expectations suite {name} (built from the dbt tests by expectations/suites.py); results in ops.quality_results.",
             )
             for key, name in keys.items()
         ],
@@ -78,7 +81,9 @@ def _stage_checks(stage: str, suite_names: list[str]) -> dg.AssetChecksDefinitio
         gx_dir = great_expectations.path
         selected = [name for key, name in keys.items() if key in context.selected_asset_check_keys]
         # The marts are checked where dbt built them, before they are published (write-audit-publish).
-        outcomes = validate(selected, warehouse.url("postgresql+psycopg2"), gx_dir, schemas=candidate_schemas())
+        outcomes = validate(
+            [SUITES[name] for name in selected], warehouse.url("postgresql+psycopg2"), gx_dir, in_candidate_schemas=True
+        )
         record(warehouse.url(), outcomes, context.run.run_id)
         for outcome in outcomes:
             yield _check_result(outcome, str(data_docs_index(gx_dir)))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import psycopg
 
-from expectations.suites import SUITES, data_docs_index
+from expectations.gx_project import data_docs_index
 from orchestration.metadata import markdown_table
+from orchestration.quality_checks import SUITES
 from orchestration.resources import GreatExpectationsResource, WarehouseResource
 
 

@@ -21,3 +21,37 @@
             {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
         )
 {% endtest %}
+
+
+{#- The model has at least one row. -#}
+{% test has_rows(model) %}
+    select 1 as no_rows
+    where not exists (select 1 from {{ model }})
+{% endtest %}
+
+
+{#- column_name >= other_column on every row where both are set (a later date, a larger count). -#}
+{% test at_least_column(model, column_name, other_column) %}
+    select {{ column_name }}, {{ other_column }}
+    from {{ model }}
+    where {{ column_name }} < {{ other_column }}
+{% endtest %}
+
+
+{#- Every day from the first to the last value of the date column has a row. -#}
+{% test no_missing_day(model, column_name) %}
+    select missing.day::date as missing_day
+    from (select min({{ column_name }}) as first_day, max({{ column_name }}) as last_day from {{ model }}) as bounds
+    cross join generate_series(bounds.first_day, bounds.last_day, interval '1 day') as missing (day)
+    where not exists (select 1 from {{ model }} as present where present.{{ column_name }} = missing.day::date)
+{% endtest %}
+
+
+{#- Each of the values occurs in the column (with accepted_values: the column holds exactly these). -#}
+{% test every_value_present(model, column_name, values) %}
+    {%- for value in values %}
+    select '{{ value }}' as absent_value
+    where not exists (select 1 from {{ model }} where {{ column_name }} = '{{ value }}')
+    {%- if not loop.last %} union all{% endif %}
+    {%- endfor %}
+{% endtest %}

@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 
-from expectations.suites import data_docs_index
+from expectations.gx_project import data_docs_index
 from orchestration.console import say
 from orchestration.settings import DBT_PROJECT_DIR, Settings
 from orchestration.stack import dagster_server, postgres, private_state, superset_server

@@ -11,9 +11,11 @@ import psycopg
 import pytest
 from test_dbt_models import assert_passed, dbt_build
 
-from expectations.suites import SUITES, validate
+from expectations.gx_project import validate
+from expectations.suites import load_suites
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
+from orchestration.dbt_cli import dbt_project
 from orchestration.settings import PostgresTarget
 
 pytestmark = pytest.mark.integration
@@ -44,7 +46,8 @@ def test_a_shop_without_optional_columns_passes_every_gate(scratch_warehouse, tm
 
     assert_passed(dbt_build(scratch_warehouse, tmp_path))
     sqlalchemy_url = PostgresTarget.from_url(scratch_warehouse).url("postgresql+psycopg2")
-    outcomes = validate(list(SUITES), sqlalchemy_url, tmp_path / "gx")
+    # The build above parsed the project into its own target path; the suites read the project's manifest.
+    outcomes = validate(list(load_suites(dbt_project.manifest_path).values()), sqlalchemy_url, tmp_path / "gx")
     failed = {o.suite: [e.expectation for e in o.expectations if not e.success] for o in outcomes if not o.success}
     assert failed == {}
     with psycopg.connect(scratch_warehouse) as conn:

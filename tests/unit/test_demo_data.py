@@ -10,19 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.demo_data import (
-    BROKEN_FILE_KINDS,
-    CHANNELS,
-    CONTRACT_COLUMNS,
-    CURRENCY_BY_COUNTRY,
-    DEFAULT_START,
-    STATUSES,
-    GenerationReport,
-    History,
-    generate_orders,
-)
+from ingestion.demo_data import DEFAULT_START, GenerationReport, History, generate_orders
+from ingestion.demo_files import BROKEN_FILE_KINDS
 from ingestion.demo_history import STATE_FILE, continue_orders, folder_history, read_state, write_state
+from ingestion.demo_shop import CHANNELS, CURRENCY_BY_COUNTRY
 from ingestion.loader import scan_landing
+from ingestion.sources import CONTRACT_COLUMNS, STATUSES
 from orchestration.cli import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
