@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 
 from ecom_superset.bundle import Asset, AssetSet, load_assets
 from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
+from orchestration.dbt_cli import dbt_project
 from orchestration.metadata import markdown_table
 from orchestration.publication import PUBLISHED_MARTS
 from orchestration.resources import SupersetResource
@@ -25,7 +28,9 @@ def _template_values(superset: SupersetResource) -> dict[str, str]:
 
 def _connect(superset: SupersetResource) -> tuple[Superset, AssetSet]:
     client = Superset(superset.url, superset.admin_user, superset.admin_password)
-    return client, load_assets(values=_template_values(superset))
+    # The datasets' columns and metrics are the dbt project's, read from its manifest.
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return client, load_assets(values=_template_values(superset), manifest=manifest)
 
 
 def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:

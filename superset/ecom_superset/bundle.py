@@ -25,11 +25,13 @@ import json
 import string
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLE_ROOT = "ecommerce_analytics"
@@ -65,8 +67,11 @@ class AssetSet:
         return [charts[str(cell["chart"])] for row in dashboard.spec["rows"] for cell in row]
 
 
-def load_assets(assets_dir: Path = ASSETS_DIR, values: Mapping[str, str] | None = None) -> AssetSet:
-    """Read every asset; `${NAME}` placeholders are filled from `values` when given."""
+def load_assets(
+    assets_dir: Path = ASSETS_DIR, values: Mapping[str, str] | None = None, manifest: Mapping[str, Any] | None = None
+) -> AssetSet:
+    """Read every asset; `${NAME}` placeholders are filled from `values` when given, and each dataset
+    gets its columns and metrics from its dbt model when a dbt manifest is given (what is published)."""
 
     def read(kind: str) -> list[Asset]:
         assets = []
@@ -77,7 +82,20 @@ def load_assets(assets_dir: Path = ASSETS_DIR, values: Mapping[str, str] | None 
             assets.append(Asset(kind, path.stem, yaml.safe_load(text)))
         return assets
 
-    return AssetSet(*(read(kind) for kind in KINDS))
+    assets = AssetSet(*(read(kind) for kind in KINDS))
+    return assets if manifest is None else with_dbt_definitions(assets, manifest)
+
+
+def with_dbt_definitions(assets: AssetSet, manifest: Mapping[str, Any]) -> AssetSet:
+    """The assets with every dataset completed from the dbt model that builds its table."""
+    models = models_by_relation(manifest)
+    datasets = []
+    for dataset in assets.datasets:
+        model = models.get((dataset.spec["schema"], dataset.spec["table_name"]))
+        if model is None:
+            raise SemanticError(f"datasets/{dataset.name}.yaml: no dbt model builds {dataset.spec['schema']}.{dataset.spec['table_name']}")
+        datasets.append(replace(dataset, spec=dataset_from_model(dataset.spec, model)))
+    return replace(assets, datasets=datasets)
 
 
 def _database_file(asset: Asset) -> str:

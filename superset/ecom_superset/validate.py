@@ -1,8 +1,9 @@
 """Check the dashboards-as-code against each other and against the dbt project (run in tests/CI).
 
-Every chart must point at a dataset that exists, every dataset at a dbt model of the manifest (and
-its columns at that model's columns), every chart field and filter at a real column, and every
-dashboard must be declared as a dbt exposure that depends on the models its charts read.
+Every chart must point at a dataset that exists, every dataset at a dbt model of the manifest whose
+declarations make a dataset (a contract's data types, metrics over its columns), every chart field,
+metric and filter at a column or metric of the dataset as dbt defines it, and every dashboard must be
+declared as a dbt exposure that depends on the models its charts read.
 
     python -m ecom_superset.validate [path/to/manifest.json]
 """
@@ -16,21 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ecom_superset.bundle import ASSETS_DIR, Asset, AssetSet, load_assets
+from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation
 
 DEFAULT_MANIFEST = ASSETS_DIR.parent.parent / "dbt_project" / "target" / "manifest.json"
 # Chart params that name dataset columns (either a name, or a list of names / adhoc objects).
 COLUMN_PARAMS = ("x_axis", "granularity_sqla", "groupby", "columns", "all_columns", "series", "entity", "order_by_cols")
 METRIC_PARAMS = ("metric", "metrics", "percent_metrics", "timeseries_limit_metric", "x", "y", "size", "secondary_metric")
-
-
-def _models_by_relation(manifest: dict) -> dict[tuple[str, str], dict]:
-    """dbt nodes by the relation Superset reads: the published schema (the model's configured one),
-    not the candidate schema dbt builds it in before the pipeline publishes it."""
-    return {
-        (node["config"].get("schema") or node["schema"], node.get("alias") or node["name"]): node
-        for node in manifest["nodes"].values()
-        if node["resource_type"] in ("model", "seed", "snapshot")
-    }
 
 
 def _names(value: Any) -> Iterator[str]:
@@ -52,26 +44,31 @@ def _names(value: Any) -> Iterator[str]:
 
 def validate(assets: AssetSet, manifest: dict) -> list[str]:
     problems: list[str] = []
-    models = _models_by_relation(manifest)
+    models = models_by_relation(manifest)
     databases = {database.uuid for database in assets.databases}
     datasets = {dataset.uuid: dataset for dataset in assets.datasets}
     charts = {chart.uuid: chart for chart in assets.charts}
     dataset_columns: dict[str, set[str]] = {}
+    dataset_metrics: dict[str, set[str]] = {}
 
     for dataset in assets.datasets:
         where = f"datasets/{dataset.name}.yaml"
         spec = dataset.spec
+        dataset_columns[dataset.uuid], dataset_metrics[dataset.uuid] = set(), set()
         if spec["database_uuid"] not in databases:
             problems.append(f"{where}: database {spec['database_uuid']} does not exist")
         model = models.get((spec["schema"], spec["table_name"]))
-        columns = {column["column_name"] for column in spec.get("columns", [])}
-        dataset_columns[dataset.uuid] = columns
         if model is None:
             problems.append(f"{where}: no dbt model builds {spec['schema']}.{spec['table_name']}")
             continue
-        model_columns = set(model.get("columns", {}))
-        for column in sorted(columns - model_columns):
-            problems.append(f"{where}: column {column} is not a column of dbt model {model['name']}")
+        try:
+            published = dataset_from_model(spec, model)
+        except SemanticError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        columns = {column["column_name"] for column in published["columns"]}
+        dataset_columns[dataset.uuid] = columns
+        dataset_metrics[dataset.uuid] = {metric["metric_name"] for metric in published["metrics"]}
         if spec.get("main_dttm_col") and spec["main_dttm_col"] not in columns:
             problems.append(f"{where}: main_dttm_col {spec['main_dttm_col']} is not one of its columns")
 
@@ -82,7 +79,7 @@ def validate(assets: AssetSet, manifest: dict) -> list[str]:
             problems.append(f"{where}: dataset {chart.spec['dataset_uuid']} does not exist")
             continue
         columns = dataset_columns[dataset.uuid]
-        metrics = {metric["metric_name"] for metric in dataset.spec.get("metrics", [])}
+        metrics = dataset_metrics[dataset.uuid]
         params = chart.spec.get("params", {})
         if params.get("viz_type") != chart.spec["viz_type"]:
             problems.append(f"{where}: params.viz_type differs from viz_type")

@@ -10,6 +10,7 @@ installs it) and fails, not skips, without it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ecom_superset.bundle import filter_scope, load_assets
+from ecom_superset.bundle import filter_scope, load_assets, with_dbt_definitions
+from ecom_superset.validate import DEFAULT_MANIFEST
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +164,9 @@ def test_a_person_opens_the_dashboard_and_filters_it(stack, page, screenshot_dir
     if page is None:
         _chromium()
     charts = ASSETS.charts_of(dashboard)
-    datasets = {dataset.uuid: dataset for dataset in ASSETS.datasets}
+    # The datasets' columns, which decide a filter's scope, are the dbt models' (the stack parsed them).
+    published = with_dbt_definitions(ASSETS, json.loads(DEFAULT_MANIFEST.read_text()))
+    datasets = {dataset.uuid: dataset for dataset in published.datasets}
     open_dashboard(page, stack, dashboard.spec["slug"])
     before = {state["name"]: state["text"] for state in wait_for_charts(page, len(charts))}
     assert set(before) == {chart.spec["slice_name"] for chart in charts}

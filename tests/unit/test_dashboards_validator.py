@@ -39,9 +39,19 @@ def test_a_dataset_on_a_table_dbt_does_not_build(manifest):
     assert any("no dbt model builds marts.no_such_mart" in p for p in validate(broken, manifest))
 
 
-def test_a_dataset_column_the_model_does_not_have(manifest):
-    broken = _with(load_assets(), "datasets", 0, lambda spec: spec["columns"].append({"column_name": "ghost"}))
-    assert any("column ghost is not a column of dbt model" in p for p in validate(broken, manifest))
+def test_a_dbt_metric_over_a_column_the_model_does_not_have(manifest):
+    broken = copy.deepcopy(manifest)
+    kpi_daily = broken["nodes"]["model.ecommerce_analytics.kpi_daily"]
+    kpi_daily["config"]["meta"]["metrics"].append({"name": "ghost_total", "sum": "ghost"})
+    assert any("metric ghost_total of dbt model kpi_daily names 'ghost'" in p for p in validate(load_assets(), broken))
+
+
+def test_a_chart_metric_dbt_does_not_declare(manifest):
+    broken = copy.deepcopy(manifest)
+    for node in broken["nodes"].values():
+        metrics = node["config"].get("meta", {}).get("metrics", [])
+        node["config"].get("meta", {})["metrics"] = [m for m in metrics if m.get("name") != "avg_lifetime_value"]
+    assert any("names 'avg_lifetime_value', neither a metric nor a column" in p for p in validate(load_assets(), broken))
 
 
 def test_a_chart_field_that_is_not_a_column(manifest):

@@ -1,0 +1,135 @@
+"""The translation of a dbt model's declarations (contract, column labels, metrics) into a Superset dataset."""
+
+import copy
+import json
+
+import pytest
+
+from ecom_superset.bundle import load_assets
+from ecom_superset.semantic import SemanticError, columns_of, dataset_from_model, metrics_of
+from ecom_superset.validate import DEFAULT_MANIFEST
+from orchestration.dbt_cli import prepare_manifest
+
+AMOUNT = {"d3format": ",.2f", "currency": "EUR"}
+MODEL = {
+    "name": "daily_sales",
+    "description": "Sales per day.",
+    "columns": {
+        "sales_day": {"name": "sales_day", "data_type": "date", "description": "The day.", "config": {"meta": {"label": "Day"}}},
+        "gross_revenue": {"name": "gross_revenue", "data_type": "numeric", "description": "Revenue of sale lines."},
+        "orders": {"name": "orders", "data_type": "bigint", "description": "Orders that day."},
+        "units": {"name": "units", "data_type": "integer", "description": "Units sold."},
+    },
+    "config": {
+        "meta": {
+            "metrics": [
+                {"sum": "gross_revenue", "format": AMOUNT},
+                {"sum": "orders", "label": "Order count", "format": {"d3format": ",d"}},
+                {"name": "days", "count": "rows", "description": "Days."},
+                {"name": "weekend_units", "sum": "units", "where": "extract(isodow from sales_day) > 5"},
+                {
+                    "name": "avg_order_value",
+                    "label": "Average order value",
+                    "description": "Gross revenue per order.",
+                    "ratio": {"numerator": "gross_revenue", "denominator": "orders"},
+                    "format": AMOUNT,
+                },
+                {"name": "units_per_day", "ratio": {"numerator": "units", "denominator": "days"}},
+            ]
+        }
+    },
+}
+
+
+def _metrics(model=MODEL) -> dict[str, dict]:
+    return {metric["metric_name"]: metric for metric in metrics_of(model)}
+
+
+def test_a_summed_column_is_a_metric_named_and_described_like_the_column():
+    gross = _metrics()["gross_revenue"]
+    assert gross == {
+        "metric_name": "gross_revenue",
+        "verbose_name": "Gross revenue",
+        "metric_type": "sum",
+        "expression": "SUM(gross_revenue)",
+        "description": "Revenue of sale lines.",
+        "d3format": ",.2f",
+        "currency": {"symbol": "EUR", "symbolPosition": "prefix"},
+    }
+    assert _metrics()["orders"]["verbose_name"] == "Order count"
+    assert "currency" not in _metrics()["orders"]
+
+
+def test_counts_and_filtered_sums():
+    metrics = _metrics()
+    assert metrics["days"]["expression"] == "COUNT(*)"
+    assert metrics["weekend_units"]["expression"] == "SUM(CASE WHEN extract(isodow from sales_day) > 5 THEN units ELSE 0 END)"
+
+
+def test_a_ratio_divides_the_sums_of_its_operands():
+    metrics = _metrics()
+    assert metrics["avg_order_value"]["expression"] == "CAST(SUM(gross_revenue) AS NUMERIC) / NULLIF(SUM(orders), 0)"
+    assert metrics["avg_order_value"]["metric_type"] == "ratio"
+    # An operand that is not a metric of the model is its column, summed; one that is, its metric.
+    assert metrics["units_per_day"]["expression"] == "CAST(SUM(units) AS NUMERIC) / NULLIF(COUNT(*), 0)"
+
+
+def test_a_metric_over_a_missing_column_is_refused():
+    model = copy.deepcopy(MODEL)
+    model["config"]["meta"]["metrics"].append({"name": "ghost_rate", "ratio": {"numerator": "ghost", "denominator": "orders"}})
+    with pytest.raises(SemanticError, match="metric ghost_rate of dbt model daily_sales names 'ghost'"):
+        metrics_of(model)
+
+
+def test_columns_take_type_label_and_description_from_the_contract():
+    columns = {column["column_name"]: column for column in columns_of(MODEL)}
+    assert columns["sales_day"] == {
+        "column_name": "sales_day",
+        "verbose_name": "Day",
+        "is_dttm": True,
+        "type": "DATE",
+        "groupby": True,
+        "filterable": True,
+        "description": "The day.",
+    }
+    # Without a label of its own, a column is labelled like the metric of its name, else by its name.
+    assert columns["orders"]["verbose_name"] == "Order count"
+    assert columns["units"]["verbose_name"] == "Units"
+    assert (columns["orders"]["groupby"], columns["units"]["groupby"]) == (False, True)
+
+
+def test_a_column_without_a_contract_type_is_refused():
+    model = copy.deepcopy(MODEL)
+    model["columns"]["units"]["data_type"] = None
+    with pytest.raises(SemanticError, match="column units of dbt model daily_sales has no data_type"):
+        columns_of(model)
+
+
+def test_the_dataset_keeps_its_superset_settings_and_gets_the_models_description():
+    spec = {"table_name": "daily_sales", "schema": "marts", "uuid": "u-1", "main_dttm_col": "sales_day", "cache_timeout": 600}
+    dataset = dataset_from_model(spec, MODEL)
+    assert {key: dataset[key] for key in spec} == spec
+    assert dataset["description"] == "Sales per day."
+    assert [column["column_name"] for column in dataset["columns"]] == list(MODEL["columns"])
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    prepare_manifest()
+    return json.loads(DEFAULT_MANIFEST.read_text())
+
+
+def test_a_shared_measure_is_the_same_metric_in_every_dataset_that_offers_it(manifest):
+    """avg_order_value and return_rate are declared once in the dbt project and reused by alias."""
+    datasets = load_assets(manifest=manifest).datasets
+    for name in ("avg_order_value", "return_rate", "net_revenue"):
+        definitions = [
+            {key: metric[key] for key in ("expression", "verbose_name", "d3format")}
+            for dataset in datasets
+            for metric in dataset.spec["metrics"]
+            if metric["metric_name"] == name and dataset.name != "segment_summary"  # lifetime net revenue there
+        ]
+        assert len(definitions) >= 2, name
+        assert all(definition == definitions[0] for definition in definitions), name
+    amounts = [m for d in datasets for m in d.spec["metrics"] if m.get("d3format") == ",.2f" and "currency" in m]
+    assert amounts and {m["currency"]["symbol"] for m in amounts} == {"EUR"}
