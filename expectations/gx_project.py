@@ -143,9 +143,7 @@ def validate(
     run_results = checkpoint.run().run_results
     # Not UpdateDataDocsAction: it rebuilds the index and copies the static assets once per result.
     context.build_data_docs(
-        resource_identifiers=[
-            identifier for key in run_results for identifier in (key, key.expectation_suite_identifier)
-        ]
+        resource_identifiers=[identifier for key in run_results for identifier in (key, key.expectation_suite_identifier)]
     )
     _prune_stored_results(gx_dir, specs, keep_results)
     by_suite = {result.suite_name: result for result in run_results.values()}
@@ -168,7 +166,9 @@ def _outcome(item) -> ExpectationOutcome:
         column=config.kwargs.get("column") or config.kwargs.get("column_A") or _joined(config.kwargs.get("column_list")),
         success=bool(item.success),
         # An UnexpectedRowsExpectation observes the number of rows its query returned: its unexpected count.
-        unexpected_count=details.get("unexpected_count", details.get("observed_value") if config.type == "unexpected_rows_expectation" else None),
+        unexpected_count=details.get(
+            "unexpected_count", details.get("observed_value") if config.type == "unexpected_rows_expectation" else None
+        ),
         sample_values=list(details.get("partial_unexpected_list") or [])[:5],
         observed=details.get("observed_value"),
         description=config.description,

@@ -170,9 +170,7 @@ def generate_orders(
     out_dir.mkdir(parents=True, exist_ok=True)
     start = start or (history.next_day if history is not None else None) or DEFAULT_START
     shop = Shop.create(seed=seed, orders=orders, days=days, start=start, history=history)
-    broken_files_by_day = (
-        plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
-    )
+    broken_files_by_day = plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
     arriving: dict[int, list[OrderLines]] = defaultdict(list)  # day -> lines of that day's file
     files: list[GeneratedFile] = []
     bad_lines_so_far = 0

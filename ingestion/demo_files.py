@@ -60,7 +60,6 @@ _MISSING_COLUMN = "product_id"
 # --- text rendering lookups (bytes, so that whole columns concatenate in C) ---------
 
 
-
 def _concatenated(pieces: Iterable[bytes | np.ndarray]) -> np.ndarray:
     """Row-wise concatenation of bytes arrays and constant bytes."""
     return reduce(np.strings.add, pieces)
@@ -112,9 +111,7 @@ def _text_defect_masks(defect_kinds: np.ndarray) -> Iterator[tuple[str, np.ndarr
             yield column, mask, text
 
 
-def plan_broken_files(
-    seed: int, calendar: Calendar, file_format: str, salt: tuple[int, ...] = ()
-) -> dict[int, list[str]]:
+def plan_broken_files(seed: int, calendar: Calendar, file_format: str, salt: tuple[int, ...] = ()) -> dict[int, list[str]]:
     """Day of each broken file; only days with orders, so that there is content to break."""
     days_with_orders = np.flatnonzero(calendar.order_counts > 0)
     if days_with_orders.size == 0:
@@ -129,7 +126,6 @@ def plan_broken_files(
 
 
 # --- rendering --------------------------------------------------------------------------
-
 
 
 def _text_columns(rows: OrderLines, shop: Shop, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -150,7 +146,6 @@ def _text_columns(rows: OrderLines, shop: Shop, names: tuple[str, ...]) -> dict[
         "channel": lambda: _CHANNEL_TEXT[rows.channel],
     }
     return {name: renderers[name]() for name in names}
-
 
 
 def _integer_text(values: np.ndarray) -> np.ndarray:

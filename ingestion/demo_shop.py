@@ -64,8 +64,7 @@ _UNITS_PER_EUR = {"EUR": 1.0, "GBP": 0.85, "USD": 1.08, "SEK": 11.2, "DKK": 7.46
 _CHANNEL_SHARES = np.array([0.55, 0.35, 0.10])
 _LINES_PER_ORDER_SHARES = np.array([0.45, 0.28, 0.14, 0.08, 0.05])  # 1..5 lines
 _HOURLY_SHARES = np.array(
-    [0.6, 0.4, 0.3, 0.25, 0.25, 0.35, 0.6, 1.0, 1.3, 1.5, 1.6, 1.7]
-    + [1.8, 1.7, 1.6, 1.6, 1.7, 1.9, 2.2, 2.5, 2.6, 2.3, 1.7, 1.1]
+    [0.6, 0.4, 0.3, 0.25, 0.25, 0.35, 0.6, 1.0, 1.3, 1.5, 1.6, 1.7, 1.8, 1.7, 1.6, 1.6, 1.7, 1.9, 2.2, 2.5, 2.6, 2.3, 1.7, 1.1]
 )
 _HOURLY_SHARES = _HOURLY_SHARES / _HOURLY_SHARES.sum()
 _WEEKDAY_DEMAND = (0.93, 0.91, 0.92, 0.96, 1.04, 1.22, 1.28)  # Monday .. Sunday
@@ -88,47 +87,144 @@ _MIN_CANCEL_DELAY_SECONDS = 600
 
 _CATEGORIES = (
     # name, share of products, list price range in EUR, items
-    ("Electronics", 0.16, (15, 600), (
-        "Wireless Headphones", "Bluetooth Speaker", "Smartwatch", "USB-C Charger, 65W",
-        '27" Monitor', "HD Webcam", "Power Bank", "E-Reader",
-    )),
-    ("Fashion", 0.16, (12, 160), (
-        "T-Shirt", "Hoodie", "Slim Jeans", "Sneakers", "Rain Jacket", "Wool Scarf",
-        "Leather Belt", "Socks, 3-Pack",
-    )),
-    ("Home & Kitchen", 0.14, (6, 220), (
-        "Chef's Knife", "Espresso Cups, Set of 4", "Cast Iron Pan", "Linen Tea Towel",
-        "Storage Jar", "Table Lamp", "Scented Candle",
-    )),
-    ("Beauty", 0.10, (4, 70), (
-        "Face Cream", "Shampoo", "Lip Balm", "Eau de Parfum", "Hand Soap",
-        "Sheet Mask, 5-Pack",
-    )),
-    ("Sports & Outdoors", 0.12, (8, 350), (
-        "Yoga Mat", "Running Shorts", "Water Bottle", "Tent, 2 Person", "Dumbbell Set",
-        "Bike Light",
-    )),
-    ("Books", 0.12, (5, 40), (
-        "Cookbook", "Travel Guide", "Crime Novel", "Dotted Notebook",
-        "Children's Picture Book", 'Novel "The Quiet Harbour"',
-    )),
-    ("Toys & Games", 0.10, (6, 110), (
-        "Board Game", "Puzzle, 1000 Pieces", "Building Blocks", "Plush Bear", "Card Game",
-        "Wooden Train",
-    )),
-    ("Grocery", 0.10, (2, 30), (
-        "Coffee Beans, 1 kg", "Green Tea", "Dark Chocolate 70%", "Olive Oil", "Granola",
-        "Wildflower Honey",
-    )),
+    (
+        "Electronics",
+        0.16,
+        (15, 600),
+        (
+            "Wireless Headphones",
+            "Bluetooth Speaker",
+            "Smartwatch",
+            "USB-C Charger, 65W",
+            '27" Monitor',
+            "HD Webcam",
+            "Power Bank",
+            "E-Reader",
+        ),
+    ),
+    (
+        "Fashion",
+        0.16,
+        (12, 160),
+        (
+            "T-Shirt",
+            "Hoodie",
+            "Slim Jeans",
+            "Sneakers",
+            "Rain Jacket",
+            "Wool Scarf",
+            "Leather Belt",
+            "Socks, 3-Pack",
+        ),
+    ),
+    (
+        "Home & Kitchen",
+        0.14,
+        (6, 220),
+        (
+            "Chef's Knife",
+            "Espresso Cups, Set of 4",
+            "Cast Iron Pan",
+            "Linen Tea Towel",
+            "Storage Jar",
+            "Table Lamp",
+            "Scented Candle",
+        ),
+    ),
+    (
+        "Beauty",
+        0.10,
+        (4, 70),
+        (
+            "Face Cream",
+            "Shampoo",
+            "Lip Balm",
+            "Eau de Parfum",
+            "Hand Soap",
+            "Sheet Mask, 5-Pack",
+        ),
+    ),
+    (
+        "Sports & Outdoors",
+        0.12,
+        (8, 350),
+        (
+            "Yoga Mat",
+            "Running Shorts",
+            "Water Bottle",
+            "Tent, 2 Person",
+            "Dumbbell Set",
+            "Bike Light",
+        ),
+    ),
+    (
+        "Books",
+        0.12,
+        (5, 40),
+        (
+            "Cookbook",
+            "Travel Guide",
+            "Crime Novel",
+            "Dotted Notebook",
+            "Children's Picture Book",
+            'Novel "The Quiet Harbour"',
+        ),
+    ),
+    (
+        "Toys & Games",
+        0.10,
+        (6, 110),
+        (
+            "Board Game",
+            "Puzzle, 1000 Pieces",
+            "Building Blocks",
+            "Plush Bear",
+            "Card Game",
+            "Wooden Train",
+        ),
+    ),
+    (
+        "Grocery",
+        0.10,
+        (2, 30),
+        (
+            "Coffee Beans, 1 kg",
+            "Green Tea",
+            "Dark Chocolate 70%",
+            "Olive Oil",
+            "Granola",
+            "Wildflower Honey",
+        ),
+    ),
 )
 # Accented brands make Windows-1252 exports differ from UTF-8 (see the broken files).
 _BRANDS = (
-    "Nordvik", "Café Lumière", "Atlas", "Grünwald", "Bluebird", "Måne", "Terra",
-    "Pixelwerk", "Sol & Sal", "Evergreen", "Kiri", "Hafen",
+    "Nordvik",
+    "Café Lumière",
+    "Atlas",
+    "Grünwald",
+    "Bluebird",
+    "Måne",
+    "Terra",
+    "Pixelwerk",
+    "Sol & Sal",
+    "Evergreen",
+    "Kiri",
+    "Hafen",
 )
 _VARIANTS = (
-    "", "", "", " Classic", " Pro", " Mini", " XL", " Eco", ' "Limited Edition"',
-    ", Black", ", White", " 2.0",
+    "",
+    "",
+    "",
+    " Classic",
+    " Pro",
+    " Mini",
+    " XL",
+    " Eco",
+    ' "Limited Edition"',
+    ", Black",
+    ", White",
+    " 2.0",
 )
 _PRODUCT_COUNT = 320
 _ZIPF_EXPONENT = 1.1
@@ -165,6 +261,7 @@ class History:
 
 
 # --- identifiers as bytes (customer and order numbers) ------------------------------
+
 
 def digit_table(width: int) -> np.ndarray:
     """Every integer below 10**width as zero-padded decimal bytes."""
@@ -203,9 +300,7 @@ class _Catalog:
 
     @classmethod
     def create(cls, rng: np.random.Generator) -> _Catalog:
-        category_of_product = rng.choice(
-            len(_CATEGORIES), _PRODUCT_COUNT, p=[share for _, share, _, _ in _CATEGORIES]
-        )
+        category_of_product = rng.choice(len(_CATEGORIES), _PRODUCT_COUNT, p=[share for _, share, _, _ in _CATEGORIES])
         names: list[str] = []
         list_price_eur = np.empty(_PRODUCT_COUNT)
         for product, category in enumerate(category_of_product):
@@ -270,9 +365,7 @@ class _Customers:
         )
 
     @classmethod
-    def continuing(
-        cls, seed: int, rng: np.random.Generator, calendar: Calendar, history: History
-    ) -> _Customers:
+    def continuing(cls, seed: int, rng: np.random.Generator, calendar: Calendar, history: History) -> _Customers:
         """The history's customers (C1 .. its last customer) as the existing ones, then the
         run's new customers numbered after them.
 
@@ -354,9 +447,7 @@ class Calendar:
     discount_share: np.ndarray
 
     @classmethod
-    def create(
-        cls, rng: np.random.Generator, orders: int, days: int, start: date, first_order: int = 1
-    ) -> Calendar:
+    def create(cls, rng: np.random.Generator, orders: int, days: int, start: date, first_order: int = 1) -> Calendar:
         dates = [start + timedelta(days=day) for day in range(days)]
         promotions = [_promotion(day) for day in dates]
         demand = np.array(
@@ -562,9 +653,7 @@ def _cancellations(
     return cancellations, sales.per_line(orders, arrival_day)
 
 
-def _returns(
-    sales: _DaySales, day: int, orders: np.ndarray, rng: np.random.Generator
-) -> tuple[OrderLines, np.ndarray]:
+def _returns(sales: _DaySales, day: int, orders: np.ndarray, rng: np.random.Generator) -> tuple[OrderLines, np.ndarray]:
     """Part of one line sent back 1-30 days after the order."""
     lines = sales.one_line_of(orders, rng)
     days_later = rng.integers(1, _MAX_RETURN_DAYS + 1, orders.size)
@@ -602,18 +691,14 @@ def _weighted_choice(rng: np.random.Generator, cdf: np.ndarray, count: int) -> n
     return np.minimum(chosen, len(cdf) - 1)  # rounding can land exactly on the total
 
 
-def _distinct_products(
-    order_of_line: np.ndarray, product: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _distinct_products(order_of_line: np.ndarray, product: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Redraw products that already appear earlier in the same order."""
     product = product.copy()
     max_lines = len(_LINES_PER_ORDER_SHARES)
     while True:
         repeated = np.zeros(len(product), dtype=bool)
         for distance in range(1, max_lines):
-            same = (order_of_line[distance:] == order_of_line[:-distance]) & (
-                product[distance:] == product[:-distance]
-            )
+            same = (order_of_line[distance:] == order_of_line[:-distance]) & (product[distance:] == product[:-distance])
             repeated[distance:] |= same
         if not repeated.any():
             return product
@@ -649,9 +734,7 @@ def add_defects(
         bad,
         quantity=np.where(kind_name == "zero_quantity", 0, bad.quantity),
         unit_price=np.where(kind_name == "negative_unit_price", negative_price, bad.unit_price),
-        ordered_at=np.where(
-            kind_name == "future_timestamp", _same_moment_in_2099(bad.ordered_at), bad.ordered_at
-        ),
+        ordered_at=np.where(kind_name == "future_timestamp", _same_moment_in_2099(bad.ordered_at), bad.ordered_at),
     )
 
     # bad row i goes before clean row insert_before[i]

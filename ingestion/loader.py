@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -96,7 +96,11 @@ class LoadSummary:
     @property
     def problems(self) -> list[FileResult]:
         """The files a person should look at: rejected, unmatched, refused, or loaded with quarantined rows."""
-        return [r for r in self.files if r.status in ("rejected", "unmatched", "refused") or (r.status == "loaded" and r.rows_quarantined)]
+        return [
+            r
+            for r in self.files
+            if r.status in ("rejected", "unmatched", "refused") or (r.status == "loaded" and r.rows_quarantined)
+        ]
 
     def top_reasons(self, count: int = 5) -> list[tuple[str, int]]:
         """The most frequent quarantine reasons over the loaded files."""
@@ -133,7 +137,11 @@ class Landing:
     def results(self, stable_seconds: float) -> list[FileResult]:
         """The waiting and refused entries, reported as a load reports files."""
         waiting = [
-            FileResult(display_name(path), "waiting", error=f"still being written (changed {age:.1f} s ago): loaded once unchanged for {stable_seconds:g} s")
+            FileResult(
+                display_name(path),
+                "waiting",
+                error=f"still being written (changed {age:.1f} s ago): loaded once unchanged for {stable_seconds:g} s",
+            )
             for path, age in self.waiting.items()
         ]
         return waiting + [FileResult(display_name(path), "refused", error=why) for path, why in self.refused.items()]
@@ -168,7 +176,9 @@ def scan_landing(landing_dir: Path, stable_seconds: float = 0) -> Landing:
             except FileNotFoundError:  # gone since the folder was listed
                 continue
             if stat.S_ISLNK(status.st_mode):
-                refused[path] = f"a symbolic link (to {readable(os.readlink(path))}): not followed; put the file itself in the landing folder"
+                refused[path] = (
+                    f"a symbolic link (to {readable(os.readlink(path))}): not followed; put the file itself in the landing folder"
+                )
             elif not stat.S_ISREG(status.st_mode):
                 refused[path] = "not a regular file (a named pipe, socket or device): not read"
             elif now - status.st_ctime < stable_seconds:
@@ -321,8 +331,19 @@ def load_file(
                 return FileResult(name, "skipped", error=why, source=mapping.name)
             _register(conn, path, sha, mapping, status="rejected", error=str(rejection))
         reasons = rejection.top_reasons if isinstance(rejection, QuarantineTooLarge) else []
-        return FileResult(name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons)
-    return FileResult(name, "loaded", loaded, quarantined, replaced, time.monotonic() - started, source=mapping.name, top_reasons=mapper.top_reasons())
+        return FileResult(
+            name, "rejected", seconds=time.monotonic() - started, error=str(rejection), source=mapping.name, top_reasons=reasons
+        )
+    return FileResult(
+        name,
+        "loaded",
+        loaded,
+        quarantined,
+        replaced,
+        time.monotonic() - started,
+        source=mapping.name,
+        top_reasons=mapper.top_reasons(),
+    )
 
 
 class _ChangedWhileLoading(Exception):
@@ -538,7 +559,9 @@ class _BatchCopies:
         checked = self.mapper.check(batch)
         quarantined = checked.quarantined
         rows = quarantined.num_rows
-        quarantined = quarantined.add_column(0, "file_id", pa.repeat(self.file_id, rows)).add_column(1, "file_name", pa.repeat(self.file_name, rows))
+        quarantined = quarantined.add_column(0, "file_id", pa.repeat(self.file_id, rows)).add_column(
+            1, "file_name", pa.repeat(self.file_name, rows)
+        )
         return _PreparedBatch(
             _copy_of(self.file_table, checked.lines, freeze=True),
             _copy_of(sql.Identifier("quarantine", "order_lines"), quarantined),
@@ -585,4 +608,6 @@ def _send(conn: psycopg.Connection, copy: _Copy) -> None:
     except psycopg.errors.DataError as error:
         if error.sqlstate not in UNSTORABLE_TEXT_SQLSTATES:
             raise
-        raise FileRejected(f"text PostgreSQL cannot store (is the declared encoding right?): {error.diag.message_primary}") from error
+        raise FileRejected(
+            f"text PostgreSQL cannot store (is the declared encoding right?): {error.diag.message_primary}"
+        ) from error

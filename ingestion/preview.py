@@ -39,7 +39,17 @@ from ingestion.transform import (
     ValueRules,
 )
 
-SAMPLE_COLUMNS = ("order_id", "ordered_at", "customer_id", "product_id", "quantity", "unit_price", "currency", "country", "status")
+SAMPLE_COLUMNS = (
+    "order_id",
+    "ordered_at",
+    "customer_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "currency",
+    "country",
+    "status",
+)
 
 
 @dataclass
@@ -68,7 +78,9 @@ class Totals:
         # As PostgreSQL stores them: numeric(12, 2), more decimals rounded half away from zero.
         unit_prices = pc.cast(pc.round(pc.cast(lines["unit_price"], AMOUNT), 2, round_mode="half_towards_infinity"), CENTS)
         amounts = pc.multiply(unit_prices, pc.cast(lines["quantity"], UNITS))
-        by_currency = pa.table({"currency": lines["currency"], "amount": amounts}).group_by("currency").aggregate([("amount", "sum")])
+        by_currency = (
+            pa.table({"currency": lines["currency"], "amount": amounts}).group_by("currency").aggregate([("amount", "sum")])
+        )
         for currency, amount in zip(by_currency["currency"].to_pylist(), by_currency["amount_sum"].to_pylist(), strict=True):
             self.net_amount[currency] += Decimal(amount)
         self.orders.update(pc.unique(lines["order_id"]).to_pylist())
@@ -92,6 +104,7 @@ class Preview:
 
     rows: int = 0  # records read
 
+
 def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10, rules: ValueRules = ValueRules()) -> Preview:
     choice = mappings.choose(path, read_header)
     if choice.mapping is None:
@@ -109,7 +122,9 @@ def preview_file(path: Path, mappings: MappingSet, sample_rows: int = 10, rules:
             checked = mapper.check(batch)
             preview.totals.add(checked.lines)
             preview.quarantined += checked.quarantined.num_rows
-            for reason, raw in zip(checked.quarantined["reason"].to_pylist(), checked.quarantined["raw_row"].to_pylist(), strict=True):
+            for reason, raw in zip(
+                checked.quarantined["reason"].to_pylist(), checked.quarantined["raw_row"].to_pylist(), strict=True
+            ):
                 examples.setdefault(reason, raw)
             if sum(sample.num_rows for sample in samples) < sample_rows:
                 samples.append(checked.lines.slice(0, sample_rows))
@@ -146,7 +161,10 @@ def column_sources(mapping: SourceMapping, header: list[str]) -> list[tuple[str,
             case LineTotal():
                 wanted, described = [source.line_total], f"line total {source.line_total!r} / quantity"
             case DiscountedPrice():
-                wanted, described = [source.column, source.discount], f"({source.column!r} x quantity - {source.discount!r}) / quantity"
+                wanted, described = (
+                    [source.column, source.discount],
+                    f"({source.column!r} x quantity - {source.discount!r}) / quantity",
+                )
             case str():
                 wanted, described = [source], repr(source)
             case _:
@@ -176,11 +194,27 @@ def render(preview: Preview) -> str:
     if preview.sample is not None and preview.sample.num_rows:
         out += ["", f"First {preview.sample.num_rows} mapped lines"]
         sample = preview.sample
-        out.append(_table(["line", *SAMPLE_COLUMNS], [[sample["source_line"][i].as_py(), *(_text(sample[c][i].as_py()) for c in SAMPLE_COLUMNS)] for i in range(sample.num_rows)]))
+        out.append(
+            _table(
+                ["line", *SAMPLE_COLUMNS],
+                [
+                    [sample["source_line"][i].as_py(), *(_text(sample[c][i].as_py()) for c in SAMPLE_COLUMNS)]
+                    for i in range(sample.num_rows)
+                ],
+            )
+        )
     totals = preview.totals
-    out += ["", f"Records read {preview.rows:,}: {totals.lines:,} order lines would load, {preview.quarantined:,} records would be quarantined"]
+    out += [
+        "",
+        f"Records read {preview.rows:,}: {totals.lines:,} order lines would load, {preview.quarantined:,} records would be quarantined",
+    ]
     if preview.reasons:
-        out.append(_table(["reason", "rows", "e.g. line", "raw row"], [[r, f"{n:,}", line, _clip(raw)] for r, n, line, raw in preview.reasons]))
+        out.append(
+            _table(
+                ["reason", "rows", "e.g. line", "raw row"],
+                [[r, f"{n:,}", line, _clip(raw)] for r, n, line, raw in preview.reasons],
+            )
+        )
     if totals.lines:
         out += [
             "",
@@ -206,7 +240,9 @@ def _clip(text: str, width: int = 70) -> str:
 
 def _table(headers: list[str], rows: list) -> str:
     cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(header)), *(len(row[i]) for row in cells)) if cells else len(str(header)) for i, header in enumerate(headers)]
+    widths = [
+        max(len(str(header)), *(len(row[i]) for row in cells)) if cells else len(str(header)) for i, header in enumerate(headers)
+    ]
     lines = ["  " + "  ".join(str(header).ljust(width) for header, width in zip(headers, widths, strict=True))]
     lines.append("  " + "  ".join("-" * width for width in widths))
     lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]

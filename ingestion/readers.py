@@ -277,7 +277,9 @@ def _csv_batches(path: Path, mapping: SourceMapping, header: list[str]) -> Itera
         yield TextBatch(empty, pa.array([], pa.int64()), malformed=malformed.copy())
 
 
-def _csv_reader(path: Path, mapping: SourceMapping, columns: int, block_bytes: int, invalid_row_handler) -> pa_csv.CSVStreamingReader:
+def _csv_reader(
+    path: Path, mapping: SourceMapping, columns: int, block_bytes: int, invalid_row_handler
+) -> pa_csv.CSVStreamingReader:
     options = mapping.csv
     # Positional names: a header may repeat a name, or have blank ones.
     names = [str(position) for position in range(columns)]
@@ -285,11 +287,18 @@ def _csv_reader(path: Path, mapping: SourceMapping, columns: int, block_bytes: i
         _csv_input(path, mapping),
         # One thread: Arrow only numbers the malformed rows when it parses serially, and the
         # other core is busy with PostgreSQL anyway.
-        read_options=pa_csv.ReadOptions(use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1, encoding=options.python_encoding),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=options.parsed_delimiter, quote_char=options.quote, newlines_in_values=True, invalid_row_handler=invalid_row_handler
+        read_options=pa_csv.ReadOptions(
+            use_threads=False, block_size=block_bytes, column_names=names, skip_rows=1, encoding=options.python_encoding
         ),
-        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=options.parsed_delimiter,
+            quote_char=options.quote,
+            newlines_in_values=True,
+            invalid_row_handler=invalid_row_handler,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
     )
 
 
@@ -452,7 +461,9 @@ def _parquet_batches(path: Path, columns: list[str]) -> Iterator[TextBatch]:
     first_line = 1
     with _parquet_file(path) as parquet:
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-            records = _string_batch([_parquet_text(column, name) for column, name in zip(batch.columns, columns, strict=True)], columns)
+            records = _string_batch(
+                [_parquet_text(column, name) for column, name in zip(batch.columns, columns, strict=True)], columns
+            )
             yield TextBatch(records, pa.array(np.arange(first_line, first_line + batch.num_rows, dtype=np.int64)))
             first_line += batch.num_rows
 

@@ -49,7 +49,15 @@ FORMATS = ("csv", "jsonl", "parquet")
 RETURNED = "returned"
 # The statuses the contract gives a meaning to: a sale, a return line, a cancelled order's line.
 STATUSES = ("completed", RETURNED, "cancelled")
-_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".log": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+_SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".log": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
 # `{column name}` in a template; `{@line}` is the record's line number in the file.
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 LINE_NUMBER_FIELD = "@line"
@@ -353,7 +361,9 @@ class SourceMapping:
             return self.spec.format
         file_format = format_from_name(path)
         if file_format is None:
-            raise MappingError(f"{display_name(path)}: cannot tell the format from the name; set `format:` in mapping {self.name}")
+            raise MappingError(
+                f"{display_name(path)}: cannot tell the format from the name; set `format:` in mapping {self.name}"
+            )
         return file_format
 
 
@@ -436,7 +446,9 @@ def load_mapping(path: Path, bases: dict[str, SourceMapping] | None = None) -> S
         if base is None:
             raise MappingError(f"{path.name}: `extends`: no mapping named {spec['extends']!r}")
         # Only what the base file says, not its own name and files: those identify the base.
-        inherited = {key: value for key, value in _read_spec(base.path).items() if key not in ("name", "extends", "files", "description")}
+        inherited = {
+            key: value for key, value in _read_spec(base.path).items() if key not in ("name", "extends", "files", "description")
+        }
         spec = _merged(inherited, {key: value for key, value in spec.items() if key != "extends"})
         version_parts.append(base.version.encode())
     try:
@@ -499,13 +511,16 @@ class MappingSet:
         if len(by_name) == 1:
             # Named like this source's files but not shaped like them (empty, unreadable, a column
             # missing): loading it with that mapping rejects it with the precise reason.
-            return Choice(by_name[0], f"its name matches {by_name[0].name}'s files {by_name[0].spec.files}, though its header does not")
+            return Choice(
+                by_name[0], f"its name matches {by_name[0].name}'s files {by_name[0].spec.files}, though its header does not"
+            )
         return Choice(None, self._no_mapping_reason(path, headers, readable))
 
     def _no_mapping_reason(self, path: Path, headers: dict, readable: list[SourceMapping]) -> str:
         if not readable:
             reason = "no source mapping can read its header"
         else:
+
             def found(mapping: SourceMapping) -> int:
                 return len(mapping.spec.identify) - len(mapping.identifies(headers[mapping.name]))
 
@@ -539,7 +554,11 @@ def load_mappings(extra_dirs: Iterable[Path] = ()) -> MappingSet:
         for path in pending:
             try:
                 base = _read_spec(path).get("extends")
-                if base is not None and base not in mappings and any(_declared_name(other) == base for other in pending if other != path):
+                if (
+                    base is not None
+                    and base not in mappings
+                    and any(_declared_name(other) == base for other in pending if other != path)
+                ):
                     waiting.append(path)
                     continue
                 mapping = load_mapping(path, mappings)

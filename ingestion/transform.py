@@ -126,9 +126,13 @@ class BatchMapper:
             records = self._filled_forward(records)
         values, checks = self._mapped(records, batch.source_lines)
         instants = _instants(values["ordered_at"], self.mapping)
-        reasons = _first_failures(values, instants, self._plausible_dates("ordered_at", instants), checks, self.rules.currencies_with_rates)
+        reasons = _first_failures(
+            values, instants, self._plausible_dates("ordered_at", instants), checks, self.rules.currencies_with_rates
+        )
         good = pc.is_null(reasons)
-        lines = pa.table({column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines})
+        lines = pa.table(
+            {column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines}
+        )
         if reasons.null_count < len(reasons):  # filtering costs even when every row is good
             lines = lines.filter(good)
         if _SALE_RETURNS in values:
@@ -151,7 +155,11 @@ class BatchMapper:
         for reason, line in zip(reason_texts, lines):
             self.examples.setdefault(reason, line)
         return pa.table(
-            {"source_line": pa.array(lines, pa.int64()), "reason": pa.array(reason_texts, pa.string()), "raw_row": pa.array(raw_rows, pa.string())}
+            {
+                "source_line": pa.array(lines, pa.int64()),
+                "reason": pa.array(reason_texts, pa.string()),
+                "raw_row": pa.array(raw_rows, pa.string()),
+            }
         )
 
     def _plausible_dates(self, name: str, instants: pa.Array) -> dict[str, pa.Array]:
@@ -268,7 +276,9 @@ class BatchMapper:
         if not isinstance(source, LineTotal | DiscountedPrice):
             return _amount_text(values["unit_price"], separator), None
         quantity = values["quantity"]
-        computable_quantity = pc.and_(pc.match_substring_regex(quantity, COMPUTABLE_QUANTITY), pc.invert(pc.match_substring_regex(quantity, ZERO)))
+        computable_quantity = pc.and_(
+            pc.match_substring_regex(quantity, COMPUTABLE_QUANTITY), pc.invert(pc.match_substring_regex(quantity, ZERO))
+        )
         units = pc.cast(pc.if_else(computable_quantity, quantity, "1"), UNITS)
         if isinstance(source, LineTotal):
             total_text = _amount_text(self._export(records, source.line_total), separator)
@@ -277,8 +287,13 @@ class BatchMapper:
         else:
             price_text = _amount_text(self._export(records, source.column), separator)
             discount_text = pc.fill_null(_amount_text(self._export(records, source.discount), separator), "0")
-            computable = pc.and_(pc.match_substring_regex(price_text, COMPUTABLE_AMOUNT), pc.match_substring_regex(discount_text, COMPUTABLE_AMOUNT))
-            total = pc.cast(pc.subtract(pc.multiply(_decimal(price_text, computable), units), _decimal(discount_text, computable)), AMOUNT)
+            computable = pc.and_(
+                pc.match_substring_regex(price_text, COMPUTABLE_AMOUNT),
+                pc.match_substring_regex(discount_text, COMPUTABLE_AMOUNT),
+            )
+            total = pc.cast(
+                pc.subtract(pc.multiply(_decimal(price_text, computable), units), _decimal(discount_text, computable)), AMOUNT
+            )
             total_text = price_text  # where the amounts are not numbers, the reason shows the price
         computable = pc.fill_null(pc.and_(computable, computable_quantity), False)
         unit = pc.cast(pc.round(pc.divide(total, units), 2, round_mode="half_towards_infinity"), CENTS)
@@ -306,7 +321,9 @@ class BatchMapper:
                 applies = pc.and_(pc.invert(decided), self._holds(rule.when, records, values))
                 if not rule.keep_sale:
                     quantity = values["quantity"]
-                    values["quantity"] = pc.if_else(applies, pc.binary_join_element_wise("-", pc.utf8_ltrim(quantity, "+-"), ""), quantity)
+                    values["quantity"] = pc.if_else(
+                        applies, pc.binary_join_element_wise("-", pc.utf8_ltrim(quantity, "+-"), ""), quantity
+                    )
                     values["unit_price"] = pc.if_else(applies, pc.utf8_ltrim(values["unit_price"], "+-"), values["unit_price"])
                     values["status"] = pc.if_else(applies, rule.status, values["status"])
                     decided = pc.or_(decided, applies)
@@ -323,7 +340,9 @@ class BatchMapper:
         return_dates = _instants(dated, self.mapping)
         checks["return date is not a timestamp"] = pc.and_(pc.is_valid(dated), pc.is_null(return_dates))
         checks |= self._plausible_dates("return date", return_dates)
-        values[_SALE_RETURNS] = pa.StructArray.from_arrays([units, statuses, return_dates], names=["units", "status", "ordered_at"])
+        values[_SALE_RETURNS] = pa.StructArray.from_arrays(
+            [units, statuses, return_dates], names=["units", "status", "ordered_at"]
+        )
 
 
 _SALE_RETURNS = "sale_returns"  # in the mapped values: the return to add to each sold line, if any
@@ -362,7 +381,10 @@ def _amount_text(texts: pa.Array, decimal_separator: str) -> pa.Array:
     """Amounts as plain decimal text: currency symbols and codes, blanks and thousands separators
     removed, a comma decimal separator made a point, `(2.39)` read as -2.39. Grouping must be regular
     (`1,234.50`): `1,5` with a decimal point stays as it is, and so is not a number."""
-    if decimal_separator == "." and pc.all(pc.or_(pc.match_substring_regex(texts, DECIMAL), pc.is_null(texts))).as_py() is not False:
+    if (
+        decimal_separator == "."
+        and pc.all(pc.or_(pc.match_substring_regex(texts, DECIMAL), pc.is_null(texts))).as_py() is not False
+    ):
         return texts  # the common case, already plain
     cleaned = pc.replace_substring_regex(texts, AMOUNT_BLANKS, "")
     cleaned = pc.replace_substring_regex(cleaned, r"^\((.*)\)$", r"-\1")
@@ -467,7 +489,9 @@ def _first_failures(
         "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
         **_without_rates(currency, rates),
         # Optional: an empty country passes (the marts call it ZZ, unknown).
-        "country is not an ISO 3166 code": pc.and_(pc.is_valid(values["country"]), pc.invert(pc.is_in(values["country"], value_set=ISO_COUNTRIES))),
+        "country is not an ISO 3166 code": pc.and_(
+            pc.is_valid(values["country"]), pc.invert(pc.is_in(values["country"], value_set=ISO_COUNTRIES))
+        ),
     }
     # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
     failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))

@@ -6,9 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
-
 import psycopg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from psycopg import sql
 from pydantic import Field
 
@@ -18,6 +17,7 @@ from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.resources import DbtBuildPolicyResource, WarehouseResource
 from orchestration.settings import load_settings
+
 
 class LayeredDbtTranslator(DagsterDbtTranslator):
     """Asset keys are `<schema>/<name>` (the physical table); groups are the dbt layers."""
@@ -113,7 +113,10 @@ TARGET_FOLDERS_KEPT = 5
 
 def _prune_target_folders(keep: int) -> None:
     """dagster-dbt gives each invocation a folder in dbt_project/target: keep the newest few (failed builds')."""
-    folders = sorted((path for path in (dbt_project.project_dir / "target").glob("dbt_models-*") if path.is_dir()), key=lambda p: p.stat().st_mtime)
+    folders = sorted(
+        (path for path in (dbt_project.project_dir / "target").glob("dbt_models-*") if path.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+    )
     for stale in folders[:-keep]:
         shutil.rmtree(stale, ignore_errors=True)
 
@@ -125,7 +128,11 @@ def lines_since_last_build(conninfo: str, intermediate_schema: str) -> tuple[int
     with psycopg.connect(conninfo) as conn:
         if conn.execute("select to_regclass(%s)", (facts,)).fetchone()[0] is None:
             return 0, 0
-        built = conn.execute("select greatest(reltuples, 0)::bigint from pg_class where oid = %s::regclass", (facts,)).fetchone()[0]
-        high_water_mark = conn.execute(sql.SQL("select coalesce(max(file_id), 0) from {}").format(sql.Identifier(intermediate_schema, "int_order_lines"))).fetchone()[0]
+        built = conn.execute("select greatest(reltuples, 0)::bigint from pg_class where oid = %s::regclass", (facts,)).fetchone()[
+            0
+        ]
+        high_water_mark = conn.execute(
+            sql.SQL("select coalesce(max(file_id), 0) from {}").format(sql.Identifier(intermediate_schema, "int_order_lines"))
+        ).fetchone()[0]
         new = conn.execute("select count(*) from raw.order_lines where file_id > %s", (high_water_mark,)).fetchone()[0]
     return new, built

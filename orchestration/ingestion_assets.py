@@ -55,8 +55,12 @@ def raw_order_lines(
         )
 
     summary = load_landing(
-        url, landing_dir, load_mappings([landing.sources_path]), on_file=report,
-        rules=value_rules(landing.earliest_order_day), stable_seconds=landing.stable_seconds,
+        url,
+        landing_dir,
+        load_mappings([landing.sources_path]),
+        on_file=report,
+        rules=value_rules(landing.earliest_order_day),
+        stable_seconds=landing.stable_seconds,
     )
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
@@ -73,10 +77,13 @@ def raw_order_lines(
             "rows_per_second": round(summary.rows_loaded / summary.seconds) if summary.seconds else 0,
             "files": markdown_table(
                 ["file", "source", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
-                [[r.file_name, r.source, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error] for r in new_files],
+                [
+                    [r.file_name, r.source, r.status, r.rows_loaded, r.rows_quarantined, r.orders_replaced, r.error]
+                    for r in new_files
+                ],
             ),
             **table_metadata(url, "raw", "order_lines", order_by="file_id desc, source_line"),
-        }
+        },
     )
 
 
@@ -101,7 +108,15 @@ def ingestion_problems_check(summary: LoadSummary, severity_setting: str) -> dg.
             "top_quarantine_reasons": markdown_table(["reason", "rows"], summary.top_reasons()),
             "problem_files": markdown_table(
                 ["file", "status", "rows quarantined", "why"],
-                [[r.file_name, r.status, r.rows_quarantined, r.error or "; ".join(f"{reason}: {n}" for reason, n, _ in r.top_reasons)] for r in problems],
+                [
+                    [
+                        r.file_name,
+                        r.status,
+                        r.rows_quarantined,
+                        r.error or "; ".join(f"{reason}: {n}" for reason, n, _ in r.top_reasons),
+                    ]
+                    for r in problems
+                ],
             ),
         },
     )

@@ -32,5 +32,7 @@ def table_preview(conninfo: str, schema: str, table: str, order_by: str = "1", l
 def table_metadata(conninfo: str, schema: str, table: str, order_by: str = "1") -> dict:
     """Row count (Dagster's standard key, charted in the UI) and a preview of a table."""
     with psycopg.connect(conninfo) as conn:
-        (rows,) = conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()
+        (rows,) = conn.execute(
+            sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        ).fetchone()
     return {"dagster/row_count": rows, "preview": table_preview(conninfo, schema, table, order_by)}

@@ -47,10 +47,7 @@ def generate(
     if before is None:
         say(f"no earlier orders in {out}{' or the warehouse' if warehouse_url else ''}: a new shop")
     else:
-        say(
-            f"continuing after order {before.last_order}, customer {before.last_customer}"
-            f" and day {before.last_day or 'none'}"
-        )
+        say(f"continuing after order {before.last_order}, customer {before.last_customer} and day {before.last_day or 'none'}")
     say(
         f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {out}"
         f" ({report.first_day} to {report.last_day})"
@@ -85,8 +82,13 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
 
         mappings = load_mappings([settings.sources_dir])
         summary = load_landing(
-            settings.warehouse.url(), folder, mappings, on_file=advance, reload=frozenset(reload),
-            rules=value_rules(settings.earliest_order_date), stable_seconds=settings.landing_stable_seconds,
+            settings.warehouse.url(),
+            folder,
+            mappings,
+            on_file=advance,
+            reload=frozenset(reload),
+            rules=value_rules(settings.earliest_order_date),
+            stable_seconds=settings.landing_stable_seconds,
         )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     say(

@@ -34,7 +34,11 @@ def unreachable(error: BaseException | None) -> bool:
         if isinstance(error, (requests.exceptions.ConnectionError, sqlalchemy.exc.OperationalError)):
             return True
         # The webserver answered, but its own database connection had died.
-        if isinstance(error, DagsterGraphQLClientError) and error.args[:1] == ("PythonError",) and "OperationalError" in str(error):
+        if (
+            isinstance(error, DagsterGraphQLClientError)
+            and error.args[:1] == ("PythonError",)
+            and "OperationalError" in str(error)
+        ):
             return True
         error = error.__cause__
     return False

@@ -16,7 +16,6 @@ The candidate's state, in ops.publication (orchestration/migrations), decides ho
 Only a `built` candidate, every model built by one successful build, is published.
 """
 
-
 from collections.abc import Mapping
 
 import dagster as dg
@@ -26,6 +25,8 @@ from psycopg import sql
 from orchestration.resources import WarehouseResource
 
 PUBLISHED_MARTS = dg.AssetKey(["publication", "marts"])
+
+
 def _state(conn: psycopg.Connection) -> str | None:
     row = conn.execute("select candidate_state from ops.publication").fetchone()
     return row[0] if row else None
@@ -72,7 +73,9 @@ def swap_in(conninfo: str, candidates: Mapping[str, str], reader: str, run_id: s
         if conn.execute("select 1 from pg_roles where rolname = %s", (reader,)).fetchone():
             # The BI role reads the published marts only (dbt grants it SELECT on every mart table).
             conn.execute(sql.SQL("grant usage on schema marts to {}").format(sql.Identifier(reader)))
-            conn.execute(sql.SQL("revoke usage on schema {} from {}").format(sql.Identifier(candidates["marts"]), sql.Identifier(reader)))
+            conn.execute(
+                sql.SQL("revoke usage on schema {} from {}").format(sql.Identifier(candidates["marts"]), sql.Identifier(reader))
+            )
         _set_state(conn, "published", run_id, published=True)
     return state
 
@@ -90,9 +93,9 @@ def publication_asset(mart_keys: list[dg.AssetKey], candidates: Mapping[str, str
     def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         swap_in(warehouse.url(), candidates, warehouse.bi_reader_user, context.run.run_id)
         with psycopg.connect(warehouse.url()) as conn:
-            tables = conn.execute(
-                "select count(*) from information_schema.tables where table_schema = 'marts'"
-            ).fetchone()[0]
-        return dg.MaterializeResult(metadata={"schemas_swapped": dg.MetadataValue.json(dict(candidates)), "published_mart_tables": tables})
+            tables = conn.execute("select count(*) from information_schema.tables where table_schema = 'marts'").fetchone()[0]
+        return dg.MaterializeResult(
+            metadata={"schemas_swapped": dg.MetadataValue.json(dict(candidates)), "published_mart_tables": tables}
+        )
 
     return published_marts

@@ -51,7 +51,10 @@ def _check_result(outcome: SuiteOutcome, data_docs: str) -> dg.AssetCheckResult:
             ),
             "results": markdown_table(
                 ["expectation", "column", "description", "passed", "unexpected", "sample values / observed"],
-                [[e.expectation, e.column, e.description, e.success, e.unexpected_count, _shown(e)] for e in outcome.expectations],
+                [
+                    [e.expectation, e.column, e.description, e.success, e.unexpected_count, _shown(e)]
+                    for e in outcome.expectations
+                ],
             ),
             "data_docs": dg.MetadataValue.path(data_docs),
         },

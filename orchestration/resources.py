@@ -133,5 +133,7 @@ def resources_for(settings: Settings, *, secrets_from_environment: bool = True) 
         "dbt_build_policy": DbtBuildPolicyResource(max_incremental_share=settings.dbt_max_incremental_share),
         "great_expectations": GreatExpectationsResource(project_dir=str(settings.gx_dir)),
         # A webhook URL often carries its token.
-        "alerts": AlertsResource(webhook_url=secret("ALERT_WEBHOOK_URL", settings.alert_webhook_url), dagster_url=settings.dagster_url),
+        "alerts": AlertsResource(
+            webhook_url=secret("ALERT_WEBHOOK_URL", settings.alert_webhook_url), dagster_url=settings.dagster_url
+        ),
     }

@@ -11,7 +11,6 @@ import sys
 
 from flask_appbuilder import Model
 from sqlalchemy_utils import EncryptedType
-
 from superset.app import create_app
 from superset.utils.encrypt import SecretsMigrator
 

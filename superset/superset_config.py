@@ -134,14 +134,20 @@ def redact_secrets(value):
 # makes one request per chart. They go to the log file instead. Every other event (dashboard and
 # chart views, which feed Superset's "Recents", imports, edits) is still kept in the database.
 _CHART_DATA_REQUEST = "ChartDataRestApi.data"
-_CHART_DATA_STEPS = {"ChartDataRestApi.json_dumps", "_get_data_response", "QueryObject.post_processing", "load_into_dataframe", "execute_sql"}
+_CHART_DATA_STEPS = {
+    "ChartDataRestApi.json_dumps",
+    "_get_data_response",
+    "QueryObject.post_processing",
+    "load_into_dataframe",
+    "execute_sql",
+}
 _event_log = logging.getLogger("superset.events")
 
 
 class SecretMaskingEventLogger(DBEventLogger):
     """Stores every event with its secrets masked; chart data events go to the log file instead."""
 
-    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):  # noqa: PLR0913 (Superset's signature)
+    def log(self, user_id, action, dashboard_id, duration_ms, slice_id, referrer, *args, **kwargs):
         if action == _CHART_DATA_REQUEST or action in _CHART_DATA_STEPS:
             level = logging.INFO if action == _CHART_DATA_REQUEST else logging.DEBUG
             for record in kwargs.get("records") or [{}]:

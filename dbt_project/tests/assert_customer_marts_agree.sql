@@ -12,13 +12,17 @@ checks as (
     union all
     select 'segment_summary customers', (select sum(customers) from {{ ref('segment_summary') }})
     union all
-    select 'cohort sizes', (
-        select sum(cohort_size) from {{ ref('cohort_retention') }} where months_since_first_order = 0
-    )
+    select
+        'cohort sizes', (
+            select sum(cohort_size) from {{ ref('cohort_retention') }}
+            where months_since_first_order = 0
+        )
     union all
-    select 'cohort month 0 active', (
-        select sum(active_customers) from {{ ref('cohort_retention') }} where months_since_first_order = 0
-    )
+    select
+        'cohort month 0 active', (
+            select sum(active_customers) from {{ ref('cohort_retention') }}
+            where months_since_first_order = 0
+        )
     union all
     select 'kpi_daily new_customers', (select sum(new_customers) from {{ ref('kpi_daily') }})
     union all

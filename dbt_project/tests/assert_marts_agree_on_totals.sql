@@ -8,7 +8,8 @@ with kpi as (
 ),
 
 totals as (
-    select 'fct_orders' as source, sum(net_revenue) as net_revenue, sum(units_sold) as units_sold,
+    select
+        'fct_orders' as source, sum(net_revenue) as net_revenue, sum(units_sold) as units_sold,
         null::bigint as orders
     from {{ ref('fct_orders') }}
     union all

@@ -6,8 +6,13 @@ with checks as (
         'segment_summary net_revenue' as check_name,
         (select coalesce(sum(net_revenue), 0) from {{ ref('segment_summary') }}) as actual,
         (select coalesce(sum(net_revenue), 0) from {{ ref('kpi_daily') }})
-        - (select coalesce(sum(net_revenue), 0) from {{ ref('fct_orders') }} where customer_id is null)
-        - (select coalesce(sum(lifetime_net_revenue), 0) from {{ ref('dim_customers') }} where orders = 0)
+        - (
+            select coalesce(sum(net_revenue), 0) from {{ ref('fct_orders') }}
+            where customer_id is null
+        )
+        - (
+            select coalesce(sum(lifetime_net_revenue), 0) from {{ ref('dim_customers') }}
+            where orders = 0)
             as expected
     union all
     select

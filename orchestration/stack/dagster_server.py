@@ -39,8 +39,15 @@ def start(settings: Settings, with_daemon: bool = True) -> None:
         # --db-pool-recycle 0: the webserver opens a database connection per use, as the daemon does,
         # instead of keeping one that dies with a PostgreSQL restart and fails the next request.
         WEBSERVER: [
-            _bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(settings.dagster_port), "-w", workspace,
-            "--db-pool-recycle", "0",
+            _bin("dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(settings.dagster_port),
+            "-w",
+            workspace,
+            "--db-pool-recycle",
+            "0",
         ],
         # Supervised: started again if it dies, so schedules, sensors and the run queue never stop for good.
         DAEMON: [sys.executable, "-m", "orchestration.stack.supervisor", _bin("dagster-daemon"), "run", "-w", workspace],
@@ -49,7 +56,9 @@ def start(settings: Settings, with_daemon: bool = True) -> None:
         del services[DAEMON]
     for service, argv in services.items():
         if not is_running(settings, service):
-            processes.start_background(service, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir)
+            processes.start_background(
+                service, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir
+            )
     processes.wait_for_http(
         f"{settings.dagster_url}/server_info",
         timeout=180,

@@ -140,8 +140,10 @@ def init_cluster(settings: Settings) -> bool:
         _run_as_server_user(
             [
                 str(_bin_dir(settings) / "initdb"),
-                "-D", str(pgdata),
-                "-U", SUPERUSER,
+                "-D",
+                str(pgdata),
+                "-U",
+                SUPERUSER,
                 f"--pwfile={pwfile.name}",
                 "--auth-host=scram-sha-256",
                 "--auth-local=peer",
@@ -197,12 +199,24 @@ def start(settings: Settings) -> None:
     # refuses to start while the pid in its lock file exists.
     killed = _recorded_pid(settings.pgdata_dir)
     if killed:
-        processes.wait_until(lambda: not processes.pid_zombie(killed), timeout=60, what=f"the killed PostgreSQL (pid {killed}) to be reaped")
+        processes.wait_until(
+            lambda: not processes.pid_zombie(killed), timeout=60, what=f"the killed PostgreSQL (pid {killed}) to be reaped"
+        )
     # The server writes its log to this descriptor, opened here: it needs no access to ECOM_HOME.
     with open(log, "ab") as output:
         try:
             _run_as_server_user(
-                [str(_bin_dir(settings) / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(settings.pgdata_dir), "-o", server_options],
+                [
+                    str(_bin_dir(settings) / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(settings.pgdata_dir),
+                    "-o",
+                    server_options,
+                ],
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 capture_output=False,
@@ -235,9 +249,7 @@ def ensure_roles_and_databases(settings: Settings) -> None:
         ):
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             verb = "alter" if exists else "create"
-            conn.execute(
-                sql.SQL(verb + " role {} login password {}").format(sql.Identifier(role), sql.Literal(password))
-            )
+            conn.execute(sql.SQL(verb + " role {} login password {}").format(sql.Identifier(role), sql.Literal(password)))
         for database in STACK_DATABASES:
             if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
                 conn.execute(
@@ -267,9 +279,7 @@ def ensure_warehouse_objects(settings: Settings) -> None:
         reader_exists = conn.execute("select 1 from pg_roles where rolname = %s", (settings.bi_reader_user,)).fetchone()
         if not reader_exists:
             return
-        conn.execute(
-            sql.SQL("grant connect on database {} to {}").format(sql.Identifier(settings.warehouse.database), reader)
-        )
+        conn.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(settings.warehouse.database), reader))
         conn.execute(sql.SQL("grant usage on schema marts to {}").format(reader))
         conn.execute(sql.SQL("grant select on all tables in schema marts to {}").format(reader))
         conn.execute(

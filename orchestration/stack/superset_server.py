@@ -38,9 +38,16 @@ def initialise(settings: Settings, log=print) -> None:
         (
             "creating the Superset admin",
             [
-                "fab", "create-admin",
-                "--username", settings.superset_admin_user,
-                "--firstname", "Shop", "--lastname", "Admin", "--email", "admin@localhost",
+                "fab",
+                "create-admin",
+                "--username",
+                settings.superset_admin_user,
+                "--firstname",
+                "Shop",
+                "--lastname",
+                "Admin",
+                "--email",
+                "admin@localhost",
             ],
         ),
         ("initialising Superset roles and permissions", ["init"]),
@@ -52,7 +59,12 @@ def initialise(settings: Settings, log=print) -> None:
         for description, arguments in steps:
             log(f"  {description} ...")
             result = subprocess.run(
-                [_bin("superset"), *arguments], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=init_log, stderr=subprocess.STDOUT
+                [_bin("superset"), *arguments],
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=init_log,
+                stderr=subprocess.STDOUT,
             )
             if result.returncode != 0:
                 raise RuntimeError(f"Superset step failed ({description}); see {settings.log_dir / 'superset-init.log'}")
@@ -79,9 +91,20 @@ def gunicorn_arguments(port: int, workers: int, threads: int) -> list[str]:
     for PostgreSQL lets the worker's other threads serve, so a few processes (about 350 MiB each)
     carry many concurrent dashboard readers."""
     return [
-        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
-        "--bind", f"127.0.0.1:{port}",
-        "--limit-request-line", "0", "--limit-request-field_size", "0",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "120",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "0",
         "superset.app:create_app()",
     ]
 
@@ -89,10 +112,15 @@ def gunicorn_arguments(port: int, workers: int, threads: int) -> list[str]:
 def start(settings: Settings) -> None:
     if is_running(settings):
         return
-    argv = [_bin("gunicorn"), *gunicorn_arguments(settings.superset_port, settings.superset_web_workers, settings.superset_web_threads)]
+    argv = [
+        _bin("gunicorn"),
+        *gunicorn_arguments(settings.superset_port, settings.superset_web_workers, settings.superset_web_threads),
+    ]
     # Started from the repository root on purpose: superset/ here has no __init__.py, so the real
     # apache-superset package is the one imported.
-    processes.start_background(SERVICE, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir)
+    processes.start_background(
+        SERVICE, argv, env=_env(settings), cwd=REPO_ROOT, run_dir=settings.run_dir, log_dir=settings.log_dir
+    )
     processes.wait_for_http(
         f"{settings.superset_url}/health",
         timeout=180,

@@ -93,7 +93,9 @@ def with_dbt_definitions(assets: AssetSet, manifest: Mapping[str, Any]) -> Asset
     for dataset in assets.datasets:
         model = models.get((dataset.spec["schema"], dataset.spec["table_name"]))
         if model is None:
-            raise SemanticError(f"datasets/{dataset.name}.yaml: no dbt model builds {dataset.spec['schema']}.{dataset.spec['table_name']}")
+            raise SemanticError(
+                f"datasets/{dataset.name}.yaml: no dbt model builds {dataset.spec['schema']}.{dataset.spec['table_name']}"
+            )
         datasets.append(replace(dataset, spec=dataset_from_model(dataset.spec, model)))
     return replace(assets, datasets=datasets)
 
@@ -265,7 +267,10 @@ def _native_filter(
         "defaultDataMask": _default_data_mask(spec),
         "cascadeParentIds": [],
         # Placeholder chart ids, remapped by the import like the position's (see dashboard_export).
-        "scope": {"rootPath": ["ROOT_ID"], "excluded": [placeholder_ids[chart.uuid] for chart in charts if chart.uuid not in in_scope]},
+        "scope": {
+            "rootPath": ["ROOT_ID"],
+            "excluded": [placeholder_ids[chart.uuid] for chart in charts if chart.uuid not in in_scope],
+        },
     }
 
 

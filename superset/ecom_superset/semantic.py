@@ -85,8 +85,7 @@ def metrics_of(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             ratio = declaration["ratio"]
             # CAST: SUM of an integer column is a bigint, and bigint / bigint truncates in PostgreSQL.
             expression = (
-                f"CAST({operand_sql(ratio['numerator'], name)} AS NUMERIC)"
-                f" / NULLIF({operand_sql(ratio['denominator'], name)}, 0)"
+                f"CAST({operand_sql(ratio['numerator'], name)} AS NUMERIC) / NULLIF({operand_sql(ratio['denominator'], name)}, 0)"
             )
             metric_type = "ratio"
         elif declaration.get("count") == "rows":

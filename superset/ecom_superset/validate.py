@@ -32,14 +32,13 @@ def _names(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _names(item)
-    elif isinstance(value, dict):
-        if value.get("expressionType") == "SIMPLE":
-            column = value.get("column") or {}
-            name = column.get("column_name") if isinstance(column, dict) else None
-            if name:
-                yield name
-            elif isinstance(value.get("subject"), str):
-                yield value["subject"]
+    elif isinstance(value, dict) and value.get("expressionType") == "SIMPLE":
+        column = value.get("column") or {}
+        name = column.get("column_name") if isinstance(column, dict) else None
+        if name:
+            yield name
+        elif isinstance(value.get("subject"), str):
+            yield value["subject"]
 
 
 def validate(assets: AssetSet, manifest: dict) -> list[str]:
@@ -116,7 +115,9 @@ def validate(assets: AssetSet, manifest: dict) -> list[str]:
             if dataset is None:
                 problems.append(f"{where}: filter {spec_filter['name']!r} targets a dataset that does not exist")
             elif spec_filter.get("column") not in dataset_columns[dataset.uuid]:
-                problems.append(f"{where}: filter {spec_filter['name']!r} targets {spec_filter.get('column')!r}, not a column of {dataset.name}")
+                problems.append(
+                    f"{where}: filter {spec_filter['name']!r} targets {spec_filter.get('column')!r}, not a column of {dataset.name}"
+                )
         exposure = exposures.get(dashboard.name)
         if exposure is None:
             problems.append(f"{where}: not declared as a dbt exposure named {dashboard.name}")

@@ -35,14 +35,14 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import print_table, settle, throwaway_postgres  # noqa: E402
+from harness import print_table, settle, throwaway_postgres
 
-from ingestion.demo_data import DEFAULT_START, generate_orders  # noqa: E402
-from ingestion.demo_history import warehouse_history  # noqa: E402
-from ingestion.loader import load_landing  # noqa: E402
-from ingestion.sources import load_mappings  # noqa: E402
-from orchestration.dbt_assets import lines_since_last_build  # noqa: E402
-from orchestration.dbt_cli import rebuild_in_full  # noqa: E402
+from ingestion.demo_data import DEFAULT_START, generate_orders
+from ingestion.demo_history import warehouse_history
+from ingestion.loader import load_landing
+from ingestion.sources import load_mappings
+from orchestration.dbt_assets import lines_since_last_build
+from orchestration.dbt_cli import rebuild_in_full
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -59,9 +59,16 @@ def dbt(work_dir: Path, *args: str) -> tuple[float, str]:
     """Run dbt against the benchmark warehouse (the environment throwaway_postgres set up); returns
     the wall time and dbt's summary line."""
     command = [
-        DBT, *args,
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work_dir / "dbt-target"), "--log-path", str(work_dir / "dbt-logs"),
+        DBT,
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "dbt-target"),
+        "--log-path",
+        str(work_dir / "dbt-logs"),
     ]
     started = time.perf_counter()
     result = subprocess.run(command, env=dict(os.environ), cwd=REPO_ROOT, capture_output=True, text=True)
@@ -172,11 +179,16 @@ def main() -> int:
             built_lines = conn.execute("select count(*) from raw.order_lines").fetchone()[0]
         say(f"generating a file of {BIG_DELTA_SHARE:.0%} of the lines ({big_day}) ...")
         history = warehouse_history(url)
-        generate_orders(big, orders=round(args.orders * BIG_DELTA_SHARE), days=1, seed=args.seed + 2, start=big_day, history=history)
+        generate_orders(
+            big, orders=round(args.orders * BIG_DELTA_SHARE), days=1, seed=args.seed + 2, start=big_day, history=history
+        )
         big_lines = load(url, big, "big file")
         new_lines, candidate_lines = lines_since_last_build(url, "marts_candidate")
         full_rebuild = rebuild_in_full(new_lines, candidate_lines, settings.dbt_max_incremental_share)
-        say(f"  {new_lines:,} new lines on {candidate_lines:,} built: the pipeline builds {'in full' if full_rebuild else 'incrementally'}")
+        say(
+            f"  {new_lines:,} new lines on {candidate_lines:,} built: the pipeline builds {'in full' if full_rebuild else 'incrementally'}"
+        )
+
         # Each of the three builds compared starts from the same settled database: the big file
         # vacuumed and analyzed (else autovacuum does it during whichever build comes first) and
         # written out.
@@ -218,8 +230,15 @@ def main() -> int:
         f"After a file of {big_lines:,} lines ({big_lines / built_lines:.0%} of the {built_lines:,} loaded before)",
         ["build", "seconds", "/ full refresh"],
         [
-            [f"the pipeline's choice ({'full rebuild' if full_rebuild else 'incremental'})", round(big_seconds, 1), round(big_seconds / refresh_seconds, 3)],
-            *[[f"full refresh ({attempt})", round(seconds, 1), round(seconds / refresh_seconds, 3)] for attempt, seconds in enumerate(refreshes, 1)],
+            [
+                f"the pipeline's choice ({'full rebuild' if full_rebuild else 'incremental'})",
+                round(big_seconds, 1),
+                round(big_seconds / refresh_seconds, 3),
+            ],
+            *[
+                [f"full refresh ({attempt})", round(seconds, 1), round(seconds / refresh_seconds, 3)]
+                for attempt, seconds in enumerate(refreshes, 1)
+            ],
         ],
     )
     ratio = big_seconds / refresh_seconds

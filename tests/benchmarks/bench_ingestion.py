@@ -41,13 +41,13 @@ import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres  # noqa: E402
+from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres
 
-from ingestion.demo_data import generate_orders  # noqa: E402
-from ingestion.loader import ensure_schema, load_file, mapping_for  # noqa: E402
-from ingestion.sources import load_mappings  # noqa: E402
-from orchestration.settings import Settings  # noqa: E402
-from orchestration.stack.postgres import psql_executable  # noqa: E402
+from ingestion.demo_data import generate_orders
+from ingestion.loader import ensure_schema, load_file, mapping_for
+from ingestion.sources import load_mappings
+from orchestration.settings import Settings
+from orchestration.stack.postgres import psql_executable
 
 TYPED_TABLE = """
 create table raw.copy_ceiling (
@@ -168,7 +168,12 @@ def loading_one_file_after_another(settings: Settings, url: str, paths: list[Pat
     return timings
 
 
-CEILING, INDEXED, LOADER, PANDAS = "psql \\copy (ceiling)", "psql \\copy, order_id index kept up", "this loader", "pandas to_sql (baseline)"
+CEILING, INDEXED, LOADER, PANDAS = (
+    "psql \\copy (ceiling)",
+    "psql \\copy, order_id index kept up",
+    "this loader",
+    "pandas to_sql (baseline)",
+)
 METHODS = {
     CEILING: load_with_psql_copy,
     INDEXED: partial(load_with_psql_copy, lookup_index=True),
@@ -220,8 +225,12 @@ def speed(settings: Settings, directory: Path, lines: int) -> None:
             for name, seconds in timings.items()
         ],
     )
-    rounds = ", ".join(f"{c / l:.2f}" for (c, _), (l, _) in zip(runs[CEILING], runs[LOADER]))
-    print(f"\nloader / \\copy = {ceiling / loader:.2f} (target >= 0.5; each round: {rounds}); loader / pandas = {timings[PANDAS] / loader:.1f}x")
+    rounds = ", ".join(
+        f"{ceiling_run / loader_run:.2f}" for (ceiling_run, _), (loader_run, _) in zip(runs[CEILING], runs[LOADER])
+    )
+    print(
+        f"\nloader / \\copy = {ceiling / loader:.2f} (target >= 0.5; each round: {rounds}); loader / pandas = {timings[PANDAS] / loader:.1f}x"
+    )
     print(f"loader / \\copy into a table keeping an order_id index up = {timings[INDEXED] / loader:.2f}")
     print(f"CPU seconds, \\copy / loader = {cpu_ratio:.2f}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
@@ -252,14 +261,21 @@ def many_files(settings: Settings, directory: Path, days: int, lines_per_day: in
         # future are quarantined); few bad lines, as there.
         first_day = min(FIRST_DAY, date.today() - timedelta(days=days + 2))
         report = generate_orders(
-            directory / "shop", orders=round(days * lines_per_day / LINES_PER_ORDER), days=days, seed=42,
-            defect_rate=0.001, start=first_day,
+            directory / "shop",
+            orders=round(days * lines_per_day / LINES_PER_ORDER),
+            days=days,
+            seed=42,
+            defect_rate=0.001,
+            start=first_day,
         )
         daily = [generated.path for generated in report.files if generated.broken is None]
         # Another shop's day after them: its order numbers restart at 1, so it re-sends orders of the
         # shop's first days (with other lines) and brings orders into the gaps between them.
         (other,) = generate_orders(
-            directory / "other_shop", orders=round(lines_per_day / LINES_PER_ORDER), days=1, seed=43,
+            directory / "other_shop",
+            orders=round(lines_per_day / LINES_PER_ORDER),
+            days=1,
+            seed=43,
             start=first_day + timedelta(days=days),
         ).files
         print(f"loading them one after another, then the other shop's day ({report.lines + other.lines:,} lines) ...", flush=True)

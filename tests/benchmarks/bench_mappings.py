@@ -20,11 +20,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingestion import one_file  # noqa: E402
-from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres  # noqa: E402
+from bench_ingestion import one_file
+from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres
 
-from ingestion.loader import ensure_schema, load_file, mapping_for  # noqa: E402
-from ingestion.sources import load_mappings  # noqa: E402
+from ingestion.loader import ensure_schema, load_file, mapping_for
+from ingestion.sources import load_mappings
 
 SHOPIFY_WITH_TEMPLATE = """
 name: shopify_bench
@@ -37,9 +37,28 @@ ROUNDS = 3
 
 def as_shopify_export(contract_csv: Path, target: Path) -> Path:
     """The contract-shaped file rewritten in Shopify's export layout (a subset of its columns)."""
-    table = pa_csv.read_csv(contract_csv, convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(
-        ["order_id", "ordered_at", "customer_id", "product_id", "product_name", "category", "quantity", "unit_price",
-         "currency", "country", "status", "channel"], pa.string())))
+    table = pa_csv.read_csv(
+        contract_csv,
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(
+                [
+                    "order_id",
+                    "ordered_at",
+                    "customer_id",
+                    "product_id",
+                    "product_name",
+                    "category",
+                    "quantity",
+                    "unit_price",
+                    "currency",
+                    "country",
+                    "status",
+                    "channel",
+                ],
+                pa.string(),
+            )
+        ),
+    )
     order = table["order_id"].combine_chunks()
     previous = pa.concat_arrays([pa.array([None], pa.string()), order.slice(0, len(order) - 1)])
     first_line = pc.fill_null(pc.not_equal(order, previous), True)
@@ -52,21 +71,23 @@ def as_shopify_export(contract_csv: Path, target: Path) -> Path:
     returned = pc.less(quantity, 0)
     # "2025-01-01T10:00:00+00:00" -> "2025-01-01 10:00:00 +0000", Shopify's way.
     created_at = pc.replace_substring_regex(table["ordered_at"], r"^(.{10})T(.{8}).*$", r"\1 \2 +0000")
-    export = pa.table({
-        "Name": pc.binary_join_element_wise("#", order, ""),
-        "Email": first_only(pc.binary_join_element_wise(pc.fill_null(table["customer_id"], "guest"), "@example.com", "")),
-        "Financial Status": first_only(pc.if_else(returned, "refunded", "paid")),
-        "Currency": first_only(table["currency"]),
-        "Created at": created_at,
-        "Lineitem quantity": pc.cast(pc.abs(quantity), pa.string()),
-        "Lineitem name": table["product_name"],
-        "Lineitem price": table["unit_price"],
-        "Lineitem sku": table["product_id"],
-        "Lineitem discount": pa.repeat(pa.scalar("0.00"), table.num_rows),
-        "Cancelled at": pa.repeat(blank, table.num_rows),
-        "Shipping Country": first_only(pc.fill_null(table["country"], "")),
-        "Source": first_only(pc.fill_null(table["channel"], "web")),
-    })
+    export = pa.table(
+        {
+            "Name": pc.binary_join_element_wise("#", order, ""),
+            "Email": first_only(pc.binary_join_element_wise(pc.fill_null(table["customer_id"], "guest"), "@example.com", "")),
+            "Financial Status": first_only(pc.if_else(returned, "refunded", "paid")),
+            "Currency": first_only(table["currency"]),
+            "Created at": created_at,
+            "Lineitem quantity": pc.cast(pc.abs(quantity), pa.string()),
+            "Lineitem name": table["product_name"],
+            "Lineitem price": table["unit_price"],
+            "Lineitem sku": table["product_id"],
+            "Lineitem discount": pa.repeat(pa.scalar("0.00"), table.num_rows),
+            "Cancelled at": pa.repeat(blank, table.num_rows),
+            "Shipping Country": first_only(pc.fill_null(table["country"], "")),
+            "Source": first_only(pc.fill_null(table["channel"], "web")),
+        }
+    )
     pa_csv.write_csv(export, target)
     return target
 
@@ -107,7 +128,9 @@ def main() -> None:
             ["shape", "seconds", "rows/s", "rate vs contract shape"],
             [[name, round(s, 2), round(lines / s), round(contract_seconds / s, 2)] for name, s in seconds.items()],
         )
-        print(f"\nShopify-shaped / contract-shaped rate = {contract_seconds / seconds['Shopify export (shopify + template)']:.2f}")
+        print(
+            f"\nShopify-shaped / contract-shaped rate = {contract_seconds / seconds['Shopify export (shopify + template)']:.2f}"
+        )
 
 
 if __name__ == "__main__":

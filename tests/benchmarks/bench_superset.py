@@ -43,7 +43,7 @@ import psycopg
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import print_table  # noqa: E402
+from harness import print_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -84,8 +84,20 @@ def build_stack(env: dict[str, str], home: Path, args: argparse.Namespace) -> No
     # --direct loads from a folder the stack's landing sensor does not watch.
     orders_dir = home / "bench-orders" if args.direct else settings.landing_dir
     say(f"generating {args.orders:,} orders over {args.days} days ...")
-    run(env, ECOM, "generate", "--orders", str(args.orders), "--days", str(args.days), "--seed", "7",
-        "--out", str(orders_dir), label="ecom generate")
+    run(
+        env,
+        ECOM,
+        "generate",
+        "--orders",
+        str(args.orders),
+        "--days",
+        str(args.days),
+        "--seed",
+        "7",
+        "--out",
+        str(orders_dir),
+        label="ecom generate",
+    )
     if not args.direct:
         say("ecom run --no-demo (the whole pipeline through Dagster) ...")
         result = run(env, ECOM, "run", "--no-demo", label="ecom run")
@@ -94,8 +106,16 @@ def build_stack(env: dict[str, str], home: Path, args: argparse.Namespace) -> No
     run(env, ECOM, "up", label="ecom up")
     run(env, ECOM, "ingest", str(orders_dir), label="ecom ingest")
     dbt_env = {**env, **settings.stack_env()}
-    dbt_args = ["--project-dir", "dbt_project", "--profiles-dir", "dbt_project",
-                "--target-path", str(home / "dbt-target"), "--log-path", str(home / "dbt-logs")]
+    dbt_args = [
+        "--project-dir",
+        "dbt_project",
+        "--profiles-dir",
+        "dbt_project",
+        "--target-path",
+        str(home / "dbt-target"),
+        "--log-path",
+        str(home / "dbt-logs"),
+    ]
     run(dbt_env, DBT, "build", *dbt_args, label="dbt build")
     from ecom_superset.publisher import publish_dashboards
     from orchestration.resources import resources_for
@@ -127,9 +147,14 @@ def measure(requests_per_mode: int) -> tuple[list[list], float, str]:
             if uncached_p95 > worst:
                 worst, worst_chart = uncached_p95, f"{dashboard.spec['dashboard_title']} / {chart.spec['slice_name']}"
             row = [
-                dashboard.spec["dashboard_title"], chart.spec["slice_name"][:48], chart.spec["viz_type"], result_rows,
-                round(percentile(timings[True], 0.50)), round(uncached_p95),
-                round(percentile(timings[False], 0.50)), round(percentile(timings[False], 0.95)),
+                dashboard.spec["dashboard_title"],
+                chart.spec["slice_name"][:48],
+                chart.spec["viz_type"],
+                result_rows,
+                round(percentile(timings[True], 0.50)),
+                round(uncached_p95),
+                round(percentile(timings[False], 0.50)),
+                round(percentile(timings[False], 0.95)),
             ]
             rows.append(row)
             say("  " + " | ".join(str(value) for value in row))
@@ -208,8 +233,14 @@ def measure_concurrency(clients: int, total_requests: int, max_seconds: float) -
         mode = "uncached" if force else "cached"
         done = len(latencies)
         row = [
-            mode, clients, done, len(errors), round(seconds, 1), round(done / seconds, 1),
-            round(percentile(latencies, 0.50)) if done else "-", round(percentile(latencies, 0.95)) if done else "-",
+            mode,
+            clients,
+            done,
+            len(errors),
+            round(seconds, 1),
+            round(done / seconds, 1),
+            round(percentile(latencies, 0.50)) if done else "-",
+            round(percentile(latencies, 0.95)) if done else "-",
             round(max(latencies)) if done else "-",
         ]
         rows.append(row)

@@ -88,4 +88,9 @@ def print_table(title: str, columns: list[str], rows: list[list]) -> None:
     print("  ".join(str(column).ljust(width) for column, width in zip(columns, widths)))
     print("  ".join("-" * width for width in widths))
     for row in rows:
-        print("  ".join(str(value).rjust(width) if isinstance(value, (int, float)) else str(value).ljust(width) for value, width in zip(row, widths)))
+        print(
+            "  ".join(
+                str(value).rjust(width) if isinstance(value, (int, float)) else str(value).ljust(width)
+                for value, width in zip(row, widths)
+            )
+        )

@@ -70,15 +70,21 @@ class Stack:
             amounts = conn.execute(
                 "select currency, quantity * unit_price, count(*) from raw.order_lines group by 1, 2"
             ).fetchall()
-            fact_lines, fact_amount = conn.execute("select count(*), coalesce(sum(line_amount), 0) from marts.fct_order_lines").fetchone()
+            fact_lines, fact_amount = conn.execute(
+                "select count(*), coalesce(sum(line_amount), 0) from marts.fct_order_lines"
+            ).fetchone()
             kpi_amount = conn.execute("select coalesce(sum(net_revenue), 0) from marts.kpi_daily").fetchone()[0]
         cent = Decimal("0.01")
         raw_amount = sum(
-            ((amount / units_per_eur[currency]).quantize(cent, ROUND_HALF_UP) * lines for currency, amount, lines in amounts), Decimal(0)
+            ((amount / units_per_eur[currency]).quantize(cent, ROUND_HALF_UP) * lines for currency, amount, lines in amounts),
+            Decimal(0),
         )
         return {
-            "raw_lines": sum(lines for *_, lines in amounts), "fact_lines": fact_lines,
-            "raw_amount": raw_amount, "fact_amount": fact_amount, "kpi_amount": kpi_amount,
+            "raw_lines": sum(lines for *_, lines in amounts),
+            "fact_lines": fact_lines,
+            "raw_amount": raw_amount,
+            "fact_amount": fact_amount,
+            "kpi_amount": kpi_amount,
         }
 
     def assert_reconciled(self) -> dict[str, Decimal | int]:
@@ -115,12 +121,30 @@ def stack():
     try:
         # --start pins the days (without it they end yesterday), so the stack's data never changes
         generated = subprocess.run(
-            [ECOM, "generate", "--orders", "3000", "--days", "90", "--seed", "7", "--start", "2025-01-01",
-             "--out", str(settings.landing_dir)],
-            env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+            [
+                ECOM,
+                "generate",
+                "--orders",
+                "3000",
+                "--days",
+                "90",
+                "--seed",
+                "7",
+                "--start",
+                "2025-01-01",
+                "--out",
+                str(settings.landing_dir),
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert generated.returncode == 0, generated.stderr
-        first_run = subprocess.run([ECOM, "run", "--no-demo"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
+        first_run = subprocess.run(
+            [ECOM, "run", "--no-demo"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200
+        )
         print(first_run.stdout[-4000:], first_run.stderr[-4000:])
         yield Stack(env, settings, first_run)
     finally:
@@ -158,7 +182,7 @@ def alert_webhook(stack):
     received: list[dict] = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()

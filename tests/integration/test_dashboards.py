@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from ecom_superset.bundle import AssetSet, load_assets
+from ecom_superset.bundle import AssetSet
 from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
 from orchestration.resources import resources_for
 from orchestration.superset_assets import _connect
@@ -54,7 +54,9 @@ def test_the_three_dashboards_exist_with_their_slugs_and_charts(published):
         assert found["dashboard_title"] == dashboard.spec["dashboard_title"]
         assert found["published"] is True
         charts = superset._checked(superset.client.get(superset._api(f"dashboard/{slug}/charts")), f"charts of {slug}")["result"]
-        assert sorted(chart["slice_name"] for chart in charts) == sorted(c.spec["slice_name"] for c in assets.charts_of(dashboard))
+        assert sorted(chart["slice_name"] for chart in charts) == sorted(
+            c.spec["slice_name"] for c in assets.charts_of(dashboard)
+        )
         metadata = json.loads(found["json_metadata"])
         filters = {f["name"]: f["filterType"] for f in metadata["native_filter_configuration"]}
         assert filters == {f["name"]: f["type"] for f in dashboard.spec["filters"]}, slug

@@ -31,7 +31,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 ORDERS, DAYS, SEED = 3000, 60, 11
-UNITS_PER_EUR = {"EUR": "1", "USD": "1.08", "GBP": "0.85", "SEK": "11.2", "DKK": "7.46", "CHF": "0.95", "PLN": "4.3", "NOK": "11.5"}
+UNITS_PER_EUR = {
+    "EUR": "1",
+    "USD": "1.08",
+    "GBP": "0.85",
+    "SEK": "11.2",
+    "DKK": "7.46",
+    "CHF": "0.95",
+    "PLN": "4.3",
+    "NOK": "11.5",
+}
 
 
 def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -47,9 +56,19 @@ def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.Comp
         "ECOM_PG_DATABASE": target.database,
     }
     command = [
-        DBT, "build", *args, "--vars", '{"schema_suffix": ""}',
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work_dir / "dbt-target"), "--log-path", str(work_dir / "dbt-logs"),
+        DBT,
+        "build",
+        *args,
+        "--vars",
+        '{"schema_suffix": ""}',
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "dbt-target"),
+        "--log-path",
+        str(work_dir / "dbt-logs"),
     ]
     return subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
@@ -61,9 +80,10 @@ def assert_passed(result: subprocess.CompletedProcess) -> None:
 def marts(warehouse_url: str) -> dict[str, list[tuple]]:
     """Every table in schema marts, all rows ordered by all columns."""
     with psycopg.connect(warehouse_url) as conn:
-        tables = [row[0] for row in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-        )]
+        tables = [
+            row[0]
+            for row in conn.execute("select table_name from information_schema.tables where table_schema = 'marts' order by 1")
+        ]
         contents = {}
         for table in tables:
             width = conn.execute(
@@ -179,10 +199,13 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
     with psycopg.connect(scratch_warehouse) as conn:
         kpi_net_revenue = conn.execute("select sum(net_revenue) from marts.kpi_daily").fetchone()[0]
         moved_customer = conn.execute("select orders from marts.dim_customers where customer_id = 'C-CORRECTED'").fetchone()
-        kpi_columns = [row[0] for row in conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'marts' and table_name = 'kpi_daily' order by ordinal_position"
-        )]
+        kpi_columns = [
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'marts' and table_name = 'kpi_daily' order by ordinal_position"
+            )
+        ]
         days, first_day, last_day = conn.execute(
             "select count(*), min(order_date), max(order_date) from marts.kpi_daily"
         ).fetchone()
@@ -190,8 +213,15 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
     assert moved_customer == (1,)
     # Dashboards and quality gates read these names: new kpi_daily columns may only come after them.
     assert kpi_columns[:10] == [
-        "order_date", "orders", "guest_orders", "customers", "units_sold", "units_returned",
-        "gross_revenue", "returns_amount", "net_revenue", "avg_order_value",
+        "order_date",
+        "orders",
+        "guest_orders",
+        "customers",
+        "units_sold",
+        "units_returned",
+        "gross_revenue",
+        "returns_amount",
+        "net_revenue",
+        "avg_order_value",
     ]
     assert days == (last_day - first_day).days + 1  # every day, with or without orders
-

@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -60,8 +61,17 @@ def drop_next_day(stack, orders: int, seed: int) -> date:
         last = conn.execute("select max(ordered_at)::date from raw.order_lines").fetchone()[0]
     day = last + timedelta(days=1)
     generated = stack.ecom(
-        "generate", "--orders", str(orders), "--days", "1", "--seed", str(seed), "--start", day.isoformat(),
-        "--out", str(stack.settings.landing_dir),
+        "generate",
+        "--orders",
+        str(orders),
+        "--days",
+        "1",
+        "--seed",
+        str(seed),
+        "--start",
+        day.isoformat(),
+        "--out",
+        str(stack.settings.landing_dir),
     )
     assert generated.returncode == 0, generated.stderr
     return day
@@ -87,15 +97,23 @@ def worker_pid(instance, run_id: str) -> int | None:
 
 def dbt_running(stack) -> bool:
     with stack.warehouse(autocommit=True) as conn:
-        return conn.execute("select count(*) from pg_stat_activity where application_name = 'dbt' and state = 'active'").fetchone()[0] > 0
+        return (
+            conn.execute("select count(*) from pg_stat_activity where application_name = 'dbt' and state = 'active'").fetchone()[
+                0
+            ]
+            > 0
+        )
 
 
 def loading(stack) -> bool:
     """Whether the loader is in the middle of its transaction: it has written to the warehouse."""
     with stack.warehouse(autocommit=True) as conn:
-        return conn.execute(
-            "select count(*) from pg_stat_activity where application_name = 'ecom-ingestion' and backend_xid is not null"
-        ).fetchone()[0] > 0
+        return (
+            conn.execute(
+                "select count(*) from pg_stat_activity where application_name = 'ecom-ingestion' and backend_xid is not null"
+            ).fetchone()[0]
+            > 0
+        )
 
 
 def alerted(stack, alert_webhook, run_id: str) -> bool:
@@ -117,11 +135,15 @@ def daemon_process(stack) -> int | None:
         if not stat.name.isdigit():
             continue
         try:
-            fields = open(f"/proc/{stat.name}/stat").read().rsplit(")", 1)[1].split()
-            command = open(f"/proc/{stat.name}/cmdline", "rb").read().split(b"\0")
+            fields = Path(f"/proc/{stat.name}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{stat.name}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(fields[1]) == supervisor and any(part.endswith(b"dagster-daemon") for part in command) and processes.pid_alive(int(stat.name)):
+        if (
+            int(fields[1]) == supervisor
+            and any(part.endswith(b"dagster-daemon") for part in command)
+            and processes.pid_alive(int(stat.name))
+        ):
             return int(stat.name)
     return None
 
@@ -166,8 +188,9 @@ def test_a_killed_daemon_is_started_again_and_its_run_and_the_sensor_carry_on(st
     daemon = daemon_process(stack)
     os.kill(daemon, signal.SIGKILL)
     killed_at = time.time()
-    assert wait_for(lambda: (restarted := daemon_process(stack)) and restarted != daemon, timeout=60, interval=0.5), \
+    assert wait_for(lambda: (restarted := daemon_process(stack)) and restarted != daemon, timeout=60, interval=0.5), (
         "the daemon was not started again"
+    )
 
     # The run in flight finishes (its worker belongs to a code server, not to the daemon).
     assert wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, timeout=600)
@@ -189,7 +212,9 @@ def test_superset_down_during_publication_then_the_next_run_publishes(stack, ins
     from ecom_superset.publisher import Superset
 
     def dashboards_and_chart() -> list[dict]:
-        superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
+        superset = Superset(
+            stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password
+        )
         for dashboard in load_assets().dashboards:
             superset.id_by_uuid("dashboard", dashboard.uuid)
         chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
@@ -204,11 +229,20 @@ def test_superset_down_during_publication_then_the_next_run_publishes(stack, ins
     publication = [["superset", "dataset", "kpi_daily"], ["superset", "dashboards"]]
     launched = requests.post(
         f"{stack.settings.dagster_url}/graphql",
-        json={"query": LAUNCH, "variables": {"params": {
-            "selector": {"repositoryLocationName": "ecommerce_analytics", "repositoryName": "__repository__",
-                         "jobName": "full_pipeline", "assetSelection": [{"path": path} for path in publication]},
-            "runConfigData": {},
-        }}},
+        json={
+            "query": LAUNCH,
+            "variables": {
+                "params": {
+                    "selector": {
+                        "repositoryLocationName": "ecommerce_analytics",
+                        "repositoryName": "__repository__",
+                        "jobName": "full_pipeline",
+                        "assetSelection": [{"path": path} for path in publication],
+                    },
+                    "runConfigData": {},
+                }
+            },
+        },
         timeout=120,
     ).json()["data"]["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -245,8 +279,9 @@ def test_a_run_that_never_starts_is_failed_and_alerted(stack, instance, alert_we
     with stack.superuser("dagster") as conn:
         conn.execute("update runs set create_timestamp = create_timestamp - interval '1 hour' where run_id = %s", (stuck.run_id,))
 
-    assert wait_for(lambda: instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.FAILURE, timeout=240), \
+    assert wait_for(lambda: instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.FAILURE, timeout=240), (
         "run monitoring never failed the run"
+    )
     assert wait_for(lambda: alerted(stack, alert_webhook, stuck.run_id), timeout=180), "no alert for the run that never started"
     with stack.warehouse() as conn:
         assert "to start" in conn.execute("select message from ops.alerts where run_id = %s", (stuck.run_id,)).fetchone()[0]

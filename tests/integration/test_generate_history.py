@@ -5,12 +5,12 @@ from datetime import date
 
 import psycopg
 import pytest
+from test_ingestion import tolerant
 
 from ingestion.demo_data import History, generate_orders
 from ingestion.demo_history import continue_orders, warehouse_history
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
-from test_ingestion import tolerant
 
 pytestmark = pytest.mark.integration
 

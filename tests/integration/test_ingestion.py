@@ -133,7 +133,10 @@ def test_the_caller_s_rules_set_the_earliest_date_and_the_currencies_with_rates(
         (b"order_id,ordered_at,quantity,unit_price\nO1,2025-01-01,1,2.00\n", "missing required column"),
         ((HEADER + "\nO1,2025-01-01T10:00:00,C1,P1,Caf\xe9,Home,1,9.90,EUR,DE,,\n").encode("latin-1"), "UTF8"),
         # A column no mapping reads, named twice: which is which cannot be told.
-        ((HEADER + ",note,note\nO1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,,a,b\n").encode(), "named more than once in the header: note"),
+        (
+            (HEADER + ",note,note\nO1,2025-01-01T10:00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,,,a,b\n").encode(),
+            "named more than once in the header: note",
+        ),
     ],
 )
 def test_broken_files_are_rejected_and_the_others_still_load(scratch_warehouse, tmp_path, content, message):
@@ -162,7 +165,9 @@ def test_malformed_csv_records_are_quarantined_and_the_rest_loads(scratch_wareho
     ]
 
 
-@pytest.mark.parametrize("file_format, gzip", [("csv", False), ("csv", True), ("jsonl", False), ("jsonl", True), ("parquet", False)])
+@pytest.mark.parametrize(
+    "file_format, gzip", [("csv", False), ("csv", True), ("jsonl", False), ("jsonl", True), ("parquet", False)]
+)
 def test_generated_files_with_defects_account_for_every_line(scratch_warehouse, tmp_path, file_format, gzip):
     from ingestion.demo_data import generate_orders
 
@@ -179,8 +184,14 @@ def test_generated_files_with_defects_account_for_every_line(scratch_warehouse, 
         assert result.rows_quarantined >= generated.bad_lines
     assert summary.rows_quarantined > 0
     reasons = {row[0] for row in rows(scratch_warehouse, "select distinct reason from quarantine.order_lines")}
-    assert {"missing order_id", "missing product_id", "quantity is zero", "unit_price is negative",
-            "unknown currency code", "ordered_at is in the future"} <= reasons
+    assert {
+        "missing order_id",
+        "missing product_id",
+        "quantity is zero",
+        "unit_price is negative",
+        "unknown currency code",
+        "ordered_at is in the future",
+    } <= reasons
 
 
 def test_online_retail_mapping(scratch_warehouse, tmp_path):
@@ -216,10 +227,14 @@ def test_kill_9_in_the_middle_of_a_load_leaves_nothing_and_the_rerun_is_exact(sc
 
     report = generate_orders(tmp_path, orders=120_000, days=1, seed=5)
     loader = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from pathlib import Path; from ingestion.loader import load_landing; from ingestion.sources import load_mappings;"
-         " load_landing(sys.argv[1], Path(sys.argv[2]), load_mappings())",
-         scratch_warehouse, str(tmp_path)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from ingestion.loader import load_landing; from ingestion.sources import load_mappings;"
+            " load_landing(sys.argv[1], Path(sys.argv[2]), load_mappings())",
+            scratch_warehouse,
+            str(tmp_path),
+        ],
     )
     deadline = time.monotonic() + 120
     with psycopg.connect(scratch_warehouse, autocommit=True) as conn:
@@ -324,7 +339,7 @@ def test_a_rejected_file_loads_again_once_its_mapping_changed_and_a_loaded_one_o
     landing.mkdir()
     mapping = "name: till\nidentify: [Bon, Zeit, Artikel, Menge, Summe]\ncolumns: {order_id: Bon, ordered_at: Zeit, product_id: Artikel, quantity: Menge, unit_price: Summe}\nconstants: {currency: EUR}\n"
     (sources / "till.yaml").write_text(mapping)
-    (landing / "till.csv").write_text("Bon,Zeit,Artikel,Menge,Summe\nB1,01.02.2025 10:00,P1,2,\"5,00\"\n")
+    (landing / "till.csv").write_text('Bon,Zeit,Artikel,Menge,Summe\nB1,01.02.2025 10:00,P1,2,"5,00"\n')
 
     first = load_landing(scratch_warehouse, landing, load_mappings([sources]))
     assert first.files[0].status == "rejected" and "unit_price is not a number: 1 (e.g. line 2)" in first.files[0].error
@@ -341,7 +356,9 @@ def test_a_rejected_file_loads_again_once_its_mapping_changed_and_a_loaded_one_o
     reloaded = load_landing(scratch_warehouse, landing, load_mappings([sources]), reload=frozenset({"till.csv"}))
     assert (reloaded.files[0].status, reloaded.files[0].orders_replaced) == ("loaded", 1)
     assert rows(scratch_warehouse, "select count(*) from raw.order_lines") == [(1,)]
-    assert rows(scratch_warehouse, "select status, count(distinct mapping_version) from ops.ingested_files group by 1 order by 1") == [
+    assert rows(
+        scratch_warehouse, "select status, count(distinct mapping_version) from ops.ingested_files group by 1 order by 1"
+    ) == [
         ("loaded", 1),
         ("rejected", 1),
     ]
@@ -351,7 +368,10 @@ def test_a_file_no_mapping_reads_is_reported_with_its_header_and_the_rest_loads(
     (tmp_path / "bestellungen.csv").write_text("Bestellung,Datum,Menge\n1,2025-01-01,2\n")
     write(tmp_path / "orders_2025-01-01.csv", "O1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
     summary = load_landing(scratch_warehouse, tmp_path, load_mappings())
-    assert [(f.file_name, f.status) for f in summary.files] == [("bestellungen.csv", "unmatched"), ("orders_2025-01-01.csv", "loaded")]
+    assert [(f.file_name, f.status) for f in summary.files] == [
+        ("bestellungen.csv", "unmatched"),
+        ("orders_2025-01-01.csv", "loaded"),
+    ]
     assert "no source mapping matches its header [Bestellung, Datum, Menge]" in summary.files[0].error
     assert [f.file_name for f in summary.problems] == ["bestellungen.csv"]
 
@@ -385,11 +405,16 @@ def test_any_file_name_loads_and_is_stored_readably(scratch_warehouse, tmp_path)
         ("orders_4\ufffd.Parquet", "loaded", 1),
     ]
     assert rows(scratch_warehouse, "select file_name from ops.ingested_files order by 1") == [
-        ("ORDERS_2.CSV",), (odd_name,), ("orders_3.JSONL.GZ",), ("orders_4\ufffd.Parquet",)
+        ("ORDERS_2.CSV",),
+        (odd_name,),
+        ("orders_3.JSONL.GZ",),
+        ("orders_4\ufffd.Parquet",),
     ]
     assert rows(scratch_warehouse, "select file_name, reason from quarantine.order_lines") == [(odd_name, "quantity is zero")]
     # Loaded again on request by its name on disk or as shown.
-    again = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), reload=frozenset({odd_name, "orders_4\ufffd.Parquet"}))
+    again = load_landing(
+        scratch_warehouse, tmp_path, tolerant(load_mappings()), reload=frozenset({odd_name, "orders_4\ufffd.Parquet"})
+    )
     assert sorted(f.file_name for f in again.files if f.status == "loaded") == [odd_name, "orders_4\ufffd.Parquet"]
 
 
@@ -449,7 +474,10 @@ def test_a_file_still_being_written_waits_and_loads_once_stable(scratch_warehous
     finally:
         stop.set()
         writer.join()
-    assert [(f.file_name, f.status) for f in summary.files] == [("orders_2025-01-02.csv", "waiting"), ("orders_2025-01-01.csv", "skipped")]
+    assert [(f.file_name, f.status) for f in summary.files] == [
+        ("orders_2025-01-02.csv", "waiting"),
+        ("orders_2025-01-01.csv", "skipped"),
+    ]
     assert "still being written" in summary.files[0].error
     assert rows(scratch_warehouse, "select count(*) from raw.order_lines where file_id > 1") == [(0,)]
     written = len(growing.read_text().splitlines()) - 1
@@ -471,8 +499,13 @@ def test_a_file_written_to_during_its_load_is_rolled_back_and_loaded_later(scrat
 
     monkeypatch.setattr(ingestion.loader, "_load_rows", load_rows_then_append)
     summary = load(scratch_warehouse, tmp_path)
-    assert [(f.status, f.error) for f in summary.files] == [("waiting", "changed while it was being loaded: a later run loads it")]
-    assert rows(scratch_warehouse, "select count(*) from raw.order_lines union all select count(*) from ops.ingested_files") == [(0,), (0,)]
+    assert [(f.status, f.error) for f in summary.files] == [
+        ("waiting", "changed while it was being loaded: a later run loads it")
+    ]
+    assert rows(scratch_warehouse, "select count(*) from raw.order_lines union all select count(*) from ops.ingested_files") == [
+        (0,),
+        (0,),
+    ]
     monkeypatch.undo()
     assert load(scratch_warehouse, tmp_path).rows_loaded == 2 == len(path.read_text().splitlines()) - 1
 
@@ -485,7 +518,9 @@ def test_parquet_as_pandas_writes_it_loads_nanoseconds_nested_columns_and_floats
         {
             "order_id": ["O1", "O2", "O3"],
             # Nanoseconds, as pandas writes timestamps by default (before 3.0, and still for many sources).
-            "ordered_at": pd.to_datetime(["2025-01-01 10:00:00.123456789", "2025-01-02 11:00:00", "2025-01-03 12:00:00"], format="ISO8601").astype("datetime64[ns]"),
+            "ordered_at": pd.to_datetime(
+                ["2025-01-01 10:00:00.123456789", "2025-01-02 11:00:00", "2025-01-03 12:00:00"], format="ISO8601"
+            ).astype("datetime64[ns]"),
             "product_id": ["P1", "P2", "P3"],
             "quantity": [2.0, 1.0, 3.0],
             "unit_price": [9.9, 1e-07, 0.1 + 0.2],
@@ -527,7 +562,10 @@ def test_a_csv_field_of_several_megabytes_loads(scratch_warehouse, tmp_path):
     )
     summary = load(scratch_warehouse, tmp_path)
     assert [(f.status, f.rows_loaded, f.rows_quarantined) for f in summary.files] == [("loaded", 2002, 1)]
-    assert rows(scratch_warehouse, "select order_id, source_line, length(product_name) from raw.order_lines where order_id in ('B1', 'Z1') order by 1") == [
+    assert rows(
+        scratch_warehouse,
+        "select order_id, source_line, length(product_name) from raw.order_lines where order_id in ('B1', 'Z1') order by 1",
+    ) == [
         ("B1", 2002, len(name.strip())),
         ("Z1", 2004, 3),
     ]
@@ -575,7 +613,9 @@ def test_a_parquet_file_naming_a_column_twice_is_rejected(scratch_warehouse, tmp
 
     names = [*HEADER.split(","), "note", "note"]
     values = [*GOOD_LINE.split(","), "a", "b"]
-    pq.write_table(pa.Table.from_arrays([pa.array([value]) for value in values], names=names), tmp_path / "orders_2025-01-01.parquet")
+    pq.write_table(
+        pa.Table.from_arrays([pa.array([value]) for value in values], names=names), tmp_path / "orders_2025-01-01.parquet"
+    )
     (result,) = load(scratch_warehouse, tmp_path).files
     assert (result.status, result.error) == ("rejected", "column(s) named more than once in the header: note")
 
@@ -615,7 +655,9 @@ def test_loaders_starting_at_once_on_a_new_warehouse_create_its_tables_once(scra
     for conn in connections:
         conn.close()
     assert errors == []
-    assert rows(scratch_warehouse, "select to_regclass('ops.ingested_files') is not null, to_regclass('raw.order_lines') is not null") == [(True, True)]
+    assert rows(
+        scratch_warehouse, "select to_regclass('ops.ingested_files') is not null, to_regclass('raw.order_lines') is not null"
+    ) == [(True, True)]
 
 
 def test_two_loads_at_once_never_crash_and_load_each_file_once(scratch_warehouse, tmp_path):
@@ -630,7 +672,12 @@ def test_two_loads_at_once_never_crash_and_load_each_file_once(scratch_warehouse
     (tmp_path / "orders_2025-02-01.csv").write_text("order_id,ordered_at\n")  # rejected by one, skipped by the other
     start = str(time.time() + 3)  # both start together, on a warehouse without any table yet
     loaders = [
-        subprocess.Popen([sys.executable, "-c", LOAD_AT, scratch_warehouse, str(tmp_path), start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", LOAD_AT, scratch_warehouse, str(tmp_path), start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outcomes = [loader.communicate(timeout=300) for loader in loaders]
@@ -743,7 +790,10 @@ def test_corrections_over_many_files_match_the_contract_and_the_directory_stays_
 def test_a_correction_reaches_a_partition_from_long_ago(scratch_warehouse, tmp_path):
     write(tmp_path / "orders_2025-01-01.csv", "A1,2025-01-01T10:00:00+00:00,C1,P1,Mug,Home,2,9.90,EUR,DE,completed,web")
     for day in range(2, 31):
-        write(tmp_path / f"orders_2025-01-{day:02}.csv", f"A{day:02},2025-01-{day:02}T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web")
+        write(
+            tmp_path / f"orders_2025-01-{day:02}.csv",
+            f"A{day:02},2025-01-{day:02}T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
+        )
     load(scratch_warehouse, tmp_path)
     write(
         tmp_path / "orders_2025-02-01.csv",

@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -37,8 +38,17 @@ def test_a_new_file_reaches_the_marts_and_the_dashboard_by_itself(stack):
     new_day = date.fromordinal(last_day.toordinal() + 1)
     dropped = time.monotonic()
     generated = stack.ecom(
-        "generate", "--orders", "300", "--days", "1", "--seed", "99", "--start", new_day.isoformat(),
-        "--out", str(stack.settings.landing_dir),
+        "generate",
+        "--orders",
+        "300",
+        "--days",
+        "1",
+        "--seed",
+        "99",
+        "--start",
+        new_day.isoformat(),
+        "--out",
+        str(stack.settings.landing_dir),
     )
     assert generated.returncode == 0, generated.stderr
 
@@ -69,7 +79,9 @@ def _chart_data(stack, chart_kind: str = "echarts_timeseries_line") -> list[dict
     """A dashboard chart's data as an uncached query returns it (force=true)."""
     superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
     chart = next(c for c in load_assets().charts if c.spec["viz_type"] == chart_kind)
-    response = superset.client.get(f"{superset.url}/api/v1/chart/{superset.id_by_uuid('chart', chart.uuid)}/data/", params={"force": "true"})
+    response = superset.client.get(
+        f"{superset.url}/api/v1/chart/{superset.id_by_uuid('chart', chart.uuid)}/data/", params={"force": "true"}
+    )
     response.raise_for_status()
     return response.json()["result"][0]["data"]
 
@@ -97,16 +109,23 @@ def test_a_defect_in_the_candidate_fails_its_gate_leaves_the_dashboards_and_the_
     built = job.get_subset(asset_selection=set(dbt_models.keys)).execute_in_process(instance=instance)
     assert built.success
     with stack.warehouse(autocommit=True) as conn:
-        conn.execute("update marts_candidate.kpi_daily set orders = -5 where order_date = (select min(order_date) from marts_candidate.kpi_daily)")
+        conn.execute(
+            "update marts_candidate.kpi_daily set orders = -5 where order_date = (select min(order_date) from marts_candidate.kpi_daily)"
+        )
 
     gate = dg.AssetCheckKey(dg.AssetKey(["marts", "kpi_daily"]), "great_expectations_kpi_daily")
     publication = {PUBLISHED_MARTS, dg.AssetKey(["superset", "dataset", "kpi_daily"]), dg.AssetKey(["superset", "dashboards"])}
-    gated = job.get_subset(asset_selection=publication, asset_check_selection={gate}).execute_in_process(instance=instance, raise_on_error=False)
-    evaluations = [e.asset_check_evaluation_data for e in gated.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    gated = job.get_subset(asset_selection=publication, asset_check_selection={gate}).execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    evaluations = [
+        e.asset_check_evaluation_data for e in gated.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     assert [(e.check_name, e.passed) for e in evaluations] == [("great_expectations_kpi_daily", False)]
     assert evaluations[0].metadata["expectations_failed"].value >= 1
-    assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in gated.all_events), \
+    assert not any(e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION for e in gated.all_events), (
         "published although the gate failed"
+    )
     with stack.warehouse() as conn:
         failed = conn.execute(
             "select expectation, column_name, unexpected_count from ops.quality_results where run_id = %s and not success",
@@ -129,9 +148,9 @@ def test_a_defect_in_the_candidate_fails_its_gate_leaves_the_dashboards_and_the_
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
         self.send_response(200)
@@ -160,9 +179,12 @@ def test_a_failed_run_is_recorded_and_posted_to_the_webhook(stack, tmp_path):
         def alert():
             with stack.warehouse() as conn:
                 exists = conn.execute("select to_regclass('ops.alerts')").fetchone()[0]
-                return exists and conn.execute(
-                    "select job_name, delivered, failed_steps from ops.alerts where run_id = %s", (run_id,)
-                ).fetchone()
+                return (
+                    exists
+                    and conn.execute(
+                        "select job_name, delivered, failed_steps from ops.alerts where run_id = %s", (run_id,)
+                    ).fetchone()
+                )
 
         recorded = wait_for(alert, timeout=240)
         assert recorded, "no alert in ops.alerts"

@@ -27,7 +27,10 @@ def only_required_columns(landing: Path) -> None:
     """Guest checkouts only, in a shop that exports nothing but the contract's required columns."""
     rows = ["order_id,ordered_at,product_id,quantity,unit_price"]
     for day in range(1, 29):
-        rows += [f"O{day}-1,2025-02-{day:02d}T10:00:00Z,P{day % 3},{day % 4 + 1},{day}.50", f"O{day}-2,2025-02-{day:02d}T15:00:00Z,P1,1,3.00"]
+        rows += [
+            f"O{day}-1,2025-02-{day:02d}T10:00:00Z,P{day % 3},{day % 4 + 1},{day}.50",
+            f"O{day}-2,2025-02-{day:02d}T15:00:00Z,P1,1,3.00",
+        ]
     rows.append("O5-1,2025-02-07T09:00:00Z,P2,-1,5.50")  # a return
     (landing / "orders_2025-02-28.csv").write_text("\n".join(rows) + "\n")
 

@@ -83,7 +83,10 @@ def test_the_pipeline_gated_every_table_and_all_suites_passed(stack, suites):
 
 def test_the_gx_project_keeps_only_the_latest_results_of_each_suite(stack):
     gx_dir = stack.settings.home / "gx"
-    stores = [gx_dir / "gx" / "uncommitted" / "validations", gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"]
+    stores = [
+        gx_dir / "gx" / "uncommitted" / "validations",
+        gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations",
+    ]
 
     def run_times(schema: str, table: str) -> list[list[str]]:
         return [sorted(path.name for path in (store / schema / table).glob("*/*/")) for store in stores]
@@ -108,12 +111,16 @@ def test_every_suite_passes_on_the_pipeline_data(stack, suites):
     ("table", "where", "change", "expected"),
     [
         pytest.param(
-            "marts.customer_segments", FIRST_CUSTOMER, "update {table} set segment = 'Bogus' where {where}",
+            "marts.customer_segments",
+            FIRST_CUSTOMER,
+            "update {table} set segment = 'Bogus' where {where}",
             ("expect_column_values_to_be_in_set", "segment", None, 1, ["Bogus"]),
             id="unknown-segment",
         ),
         pytest.param(
-            "marts.customer_segments", FIRST_CUSTOMER, "update {table} set m_score = 6 where {where}",
+            "marts.customer_segments",
+            FIRST_CUSTOMER,
+            "update {table} set m_score = 6 where {where}",
             ("expect_column_values_to_be_in_set", "m_score", None, 1, [6]),
             id="score-above-5",
         ),
@@ -123,7 +130,9 @@ def test_every_suite_passes_on_the_pipeline_data(stack, suites):
             id="retention-above-1",
         ),
         pytest.param(
-            "marts.kpi_daily", "order_date = (select min(order_date) + 1 from marts.kpi_daily)", "delete from {table} where {where}",
+            "marts.kpi_daily",
+            "order_date = (select min(order_date) + 1 from marts.kpi_daily)",
+            "delete from {table} where {where}",
             ("unexpected_rows_expectation", None, GAP, 1, []),
             id="missing-day",
         ),
@@ -135,7 +144,8 @@ def test_a_defect_fails_the_expectation_written_for_it(stack, table, where, chan
     assert not outcome.success
     expectation, column, description, unexpected_count, samples = expected
     matching = [
-        e for e in outcome.failed
+        e
+        for e in outcome.failed
         if e.expectation == expectation and e.column == column and (description is None or description in e.description)
     ]
     assert len(matching) == 1, _failed(outcome)
@@ -149,7 +159,10 @@ def test_revenue_off_by_a_cent_fails_the_dbt_reconciliations_not_a_gx_suite(stac
     with _defect(stack, *LINE_AMOUNT_OFF_BY_A_CENT):
         outcomes = _validate(stack, "marts.fct_order_lines", "marts.kpi_daily")
         result = dbt_build(stack.settings.warehouse.url(), tmp_path, "--select", *RECONCILIATIONS)
-    assert {name: outcome.success for name, outcome in outcomes.items()} == {"marts.fct_order_lines": True, "marts.kpi_daily": True}
+    assert {name: outcome.success for name, outcome in outcomes.items()} == {
+        "marts.fct_order_lines": True,
+        "marts.kpi_daily": True,
+    }
     assert result.returncode != 0
     failed = [line for line in result.stdout.splitlines() if "FAIL" in line]
     assert all(any(test in line for line in failed) for test in RECONCILIATIONS), result.stdout[-4000:]

@@ -38,7 +38,9 @@ def test_no_password_in_supersets_event_log_metadata_or_api_after_a_publication(
         for table, column in columns:
             for secret in secrets:
                 found = conn.execute(
-                    sql.SQL("select count(*) from {} where strpos({}::text, %s) > 0").format(sql.Identifier(table), sql.Identifier(column)),
+                    sql.SQL("select count(*) from {} where strpos({}::text, %s) > 0").format(
+                        sql.Identifier(table), sql.Identifier(column)
+                    ),
                     (secret,),
                 ).fetchone()[0]
                 assert found == 0, f"a password in plain text in Superset's {table}.{column}"
@@ -91,7 +93,9 @@ def test_the_stacks_state_is_readable_by_its_user_only(stack):
 def test_a_production_start_replaces_the_shipped_admin_password(stack):
     assert api_login(stack, "admin").ok, "the test stack's admin should start with the shipped password"
     with stack.superuser("superset") as conn:
-        shipped_hash = conn.execute("select password from ab_user where username = %s", (stack.settings.superset_admin_user,)).fetchone()[0]
+        shipped_hash = conn.execute(
+            "select password from ab_user where username = %s", (stack.settings.superset_admin_user,)
+        ).fetchone()[0]
     private_password = "a-private-admin-password"
     production = {
         **stack.env,
@@ -104,7 +108,11 @@ def test_a_production_start_replaces_the_shipped_admin_password(stack):
         # What every Superset start does: a gunicorn worker, a CLI command.
         started = subprocess.run(
             [str(REPO_ROOT / ".venv-superset" / "bin" / "python"), "-c", "from superset.app import create_app; create_app()"],
-            env=production, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+            env=production,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert started.returncode == 0, started.stderr[-3000:]
         assert "still had the shipped password" in started.stderr
@@ -113,7 +121,9 @@ def test_a_production_start_replaces_the_shipped_admin_password(stack):
         assert api_login(stack, "admin").status_code == 401
     finally:
         with stack.superuser("superset") as conn:
-            conn.execute("update ab_user set password = %s where username = %s", (shipped_hash, stack.settings.superset_admin_user))
+            conn.execute(
+                "update ab_user set password = %s where username = %s", (shipped_hash, stack.settings.superset_admin_user)
+            )
 
 
 def test_the_secret_key_can_be_rotated_without_losing_the_stored_passwords(stack):
@@ -129,7 +139,10 @@ def test_the_secret_key_can_be_rotated_without_losing_the_stored_passwords(stack
         return subprocess.run(
             [superset_python, str(REPO_ROOT / "superset" / "re_encrypt_secrets.py")],
             env={**env, "SUPERSET_PREVIOUS_SECRET_KEY": previous, "SUPERSET_SECRET_KEY": current},
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
 
     def decrypted(ciphertext: bytes, key: str) -> str:
@@ -138,8 +151,14 @@ def test_the_secret_key_can_be_rotated_without_losing_the_stored_passwords(stack
             " from sqlalchemy_utils import EncryptedType;"
             " print(EncryptedType(String, os.environ['KEY']).process_result_value(sys.stdin.buffer.read(), postgresql.dialect()))"
         )
-        result = subprocess.run([superset_python, "-W", "ignore", "-c", code], env={"KEY": key}, input=ciphertext, capture_output=True)
-        return result.stdout.decode().strip() if result.returncode == 0 else f"not decrypted: {result.stderr.decode().strip()[-200:]}"
+        result = subprocess.run(
+            [superset_python, "-W", "ignore", "-c", code], env={"KEY": key}, input=ciphertext, capture_output=True
+        )
+        return (
+            result.stdout.decode().strip()
+            if result.returncode == 0
+            else f"not decrypted: {result.stderr.decode().strip()[-200:]}"
+        )
 
     before = stored_password()
     assert decrypted(before, local_key) == stack.settings.bi_reader_password

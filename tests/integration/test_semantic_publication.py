@@ -18,14 +18,18 @@ from orchestration.superset_assets import _connect, _template_values
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DECLARED = "description: \"Gross revenue per order, from the sums over the selected rows (macro metric_avg_order_value).\""
+DECLARED = 'description: "Gross revenue per order, from the sums over the selected rows (macro metric_avg_order_value)."'
 RATIO = "ratio: {numerator: gross_revenue, denominator: orders}"
 
 
 def _parsed_manifest(project_dir: Path, env: dict[str, str], *extra: str) -> dict:
     subprocess.run(
         [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), *extra],
-        env=env, check=True, capture_output=True, text=True, timeout=300,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return json.loads((project_dir / "target" / "manifest.json").read_text())
 
@@ -69,7 +73,10 @@ def test_a_measure_changed_in_dbt_only_changes_the_published_dataset(stack, tmp_
         assert after["currency"]["symbol"] == "USD"
         # The same declaration reaches every dataset that offers the measure.
         category = changed_assets.dataset_for_table("marts", "category_performance")
-        assert next(m for m in category.spec["metrics"] if m["metric_name"] == "avg_order_value")["expression"] == after["expression"]
+        assert (
+            next(m for m in category.spec["metrics"] if m["metric_name"] == "avg_order_value")["expression"]
+            == after["expression"]
+        )
     finally:
         publish_dataset(superset, assets, dataset, password)
     restored = _published_metric(superset, dataset.uuid, "avg_order_value")

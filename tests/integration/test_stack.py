@@ -1,7 +1,6 @@
 """`ecom run` on a fresh stack: every service serves, the pipeline ran through every stage."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -131,6 +130,9 @@ def test_superset_started_from_the_repo_root_imports_apache_superset():
     venv_python = REPO_ROOT / ".venv-superset" / "bin" / "python"
     where = subprocess.run(
         [str(venv_python), "-c", "import superset, sys; print(superset.__file__)"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert ".venv-superset" in where and where.endswith("superset/__init__.py")

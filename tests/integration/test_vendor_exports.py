@@ -52,20 +52,30 @@ def loaded_totals(url: str) -> dict:
             " coalesce(sum(quantity) filter (where quantity > 0), 0), coalesce(-sum(quantity) filter (where quantity < 0), 0),"
             " min(ordered_at), max(ordered_at) from raw.order_lines"
         ).fetchone()
-        net = dict(conn.execute("select currency, sum(quantity * unit_price) from raw.order_lines group by 1 order by 1").fetchall())
+        net = dict(
+            conn.execute("select currency, sum(quantity * unit_price) from raw.order_lines group by 1 order by 1").fetchall()
+        )
         quarantined = conn.execute("select file_name, source_line, reason from quarantine.order_lines order by 1, 2").fetchall()
     return {
-        "lines": lines, "sale_lines": sale_lines, "orders": orders, "units": (sold, returned),
-        "net": net, "span": (first, last), "quarantined": quarantined,
+        "lines": lines,
+        "sale_lines": sale_lines,
+        "orders": orders,
+        "units": (sold, returned),
+        "net": net,
+        "span": (first, last),
+        "quarantined": quarantined,
     }
 
 
 def expected_totals(exp: expected.Expected) -> dict:
     return {
-        "lines": exp.line_count, "sale_lines": exp.sale_lines, "orders": exp.orders,
+        "lines": exp.line_count,
+        "sale_lines": exp.sale_lines,
+        "orders": exp.orders,
         "units": (exp.units_sold, exp.units_returned),
         # Every shipped mapping that divides a total rounds the unit price to the cent, as the contract stores it.
-        "net": exp.net_amount_rounded, "span": (exp.first_ordered_at, exp.last_ordered_at),
+        "net": exp.net_amount_rounded,
+        "span": (exp.first_ordered_at, exp.last_ordered_at),
         "quarantined": [(r.file, r.source_line, r.reason) for r in exp.rejected],
     }
 

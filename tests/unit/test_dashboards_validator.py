@@ -67,7 +67,9 @@ def test_a_filter_on_a_column_that_does_not_exist(manifest):
     dataset = assets.datasets[0]
 
     def change(spec):
-        spec.setdefault("filters", []).append({"id": "NATIVE_FILTER-x", "name": "Ghost", "type": "filter_select", "dataset": dataset.uuid, "column": "ghost"})
+        spec.setdefault("filters", []).append(
+            {"id": "NATIVE_FILTER-x", "name": "Ghost", "type": "filter_select", "dataset": dataset.uuid, "column": "ghost"}
+        )
 
     broken = _with(assets, "dashboards", 0, change)
     assert any("filter 'Ghost' targets 'ghost'" in p for p in validate(broken, manifest))

@@ -41,7 +41,11 @@ def test_the_defaults_are_the_embedded_warehouse_s(clean_environment):
     warehouse = load_settings().warehouse
     output = rendered_output({})
     assert (output["host"], output["port"], output["user"], output["password"], output["dbname"]) == (
-        warehouse.host, warehouse.port, warehouse.user, warehouse.password, warehouse.database,
+        warehouse.host,
+        warehouse.port,
+        warehouse.user,
+        warehouse.password,
+        warehouse.database,
     )
 
 
@@ -56,7 +60,11 @@ def test_the_stack_s_environment_points_dbt_at_the_stack_s_warehouse(clean_envir
     output = rendered_output(settings.stack_env())
     warehouse = settings.warehouse
     assert (output["host"], output["port"], output["user"], output["password"], output["dbname"]) == (
-        warehouse.host, warehouse.port, warehouse.user, warehouse.password, warehouse.database,
+        warehouse.host,
+        warehouse.port,
+        warehouse.user,
+        warehouse.password,
+        warehouse.database,
     )
 
 

@@ -42,7 +42,10 @@ def test_asset_groups_follow_the_stages(graph):
 
 def test_great_expectations_gates_are_blocking_checks(graph):
     checks = {spec.key: spec for assets_def in graph.assets_defs for spec in assets_def.check_specs}
-    for asset, name in ((["raw", "order_lines"], "great_expectations_order_lines"), (["marts", "kpi_daily"], "great_expectations_kpi_daily")):
+    for asset, name in (
+        (["raw", "order_lines"], "great_expectations_order_lines"),
+        (["marts", "kpi_daily"], "great_expectations_kpi_daily"),
+    ):
         assert checks[dg.AssetCheckKey(dg.AssetKey(asset), name)].blocking
 
 

@@ -57,7 +57,7 @@ def environment(service: dict) -> dict[str, str | None]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         pairs = (item.split("=", 1) if "=" in item else (item, None) for item in env)
-        return {key: value for key, value in pairs}
+        return dict(pairs)
     return {str(key): (None if value is None else str(value)) for key, value in env.items()}
 
 
@@ -320,7 +320,7 @@ def test_each_secret_is_required_from_env_with_no_default(variable):
     uses = re.findall(r"\$\{" + variable + r"([^}]*)\}", text)
     assert uses, f"{variable} is never read from .env"
     for suffix in uses:
-        assert suffix.startswith(":?") or suffix.startswith("?"), f"${{{variable}{suffix}}} is not required"
+        assert suffix.startswith((":?", "?")), f"${{{variable}{suffix}}} is not required"
 
 
 def test_credentials_in_urls_come_from_env(services):
@@ -378,9 +378,7 @@ def test_dagster_dockerfile_installs_from_the_lock_in_two_layers():
     copy_lock = index(lambda k, a: k == "COPY" and "uv.lock" in a and "pyproject.toml" in a)
     deps_only = index(lambda k, a: k == "RUN" and "uv sync --frozen --no-dev --no-install-project" in a)
     copy_all = index(lambda k, a: k == "COPY" and a.split()[-2:] == [".", "."])
-    full_sync = index(
-        lambda k, a: k == "RUN" and re.search(r"uv sync --frozen --no-dev(?! --no-install-project)", a) is not None
-    )
+    full_sync = index(lambda k, a: k == "RUN" and re.search(r"uv sync --frozen --no-dev(?! --no-install-project)", a) is not None)
     parse = index(lambda k, a: k == "RUN" and "dbt parse" in a)
     assert copy_lock < deps_only < copy_all < full_sync < parse
     assert index(lambda k, a: k == "RUN" and re.search(r"pip install .*\buv\b", a) is not None) < deps_only

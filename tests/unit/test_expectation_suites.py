@@ -78,7 +78,12 @@ def test_mart_expectations_name_documented_columns(suites):
 
 def test_no_suite_reads_another_table(suites):
     # Reconciliations between tables are dbt singular tests (dbt_project/tests), checked there once.
-    queries = [e.kwargs["unexpected_rows_query"] for s in suites.values() for e in s.expectations if e.type == "UnexpectedRowsExpectation"]
+    queries = [
+        e.kwargs["unexpected_rows_query"]
+        for s in suites.values()
+        for e in s.expectations
+        if e.type == "UnexpectedRowsExpectation"
+    ]
     assert queries
     for query in queries:
         assert "{batch}" in query
@@ -103,7 +108,9 @@ def test_the_issue_asks_for_these_expectations(suites):
     for score in ("r_score", "f_score", "m_score"):
         assert _has(segments, "ExpectColumnValuesToBeInSet", column=score, value_set=[1, 2, 3, 4, 5]), score
         assert _has(segments, "ExpectColumnValuesToNotBeNull", column=score), score
-    assert _has(suites["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", min_value=0, max_value=1)
+    assert _has(
+        suites["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", min_value=0, max_value=1
+    )
     assert _has(suites["marts.fct_orders"], "ExpectColumnValuesToBeInSet", column="order_status")
     assert _has(suites["marts.revenue_trends"], "ExpectCompoundColumnsToBeUnique", column_list=["grain", "period_start"])
     assert _has(suites["marts.kpi_daily"], "ExpectColumnPairValuesAToBeGreaterThanB", column_A="orders", column_B="guest_orders")
@@ -115,11 +122,18 @@ def test_the_issue_asks_for_these_expectations(suites):
     assert _has(raw, "ExpectColumnValuesToBeBetween", column="unit_price", min_value=0)
 
 
-def _test_node(name: str, attached: str | None, depends_on: list[str], column: str | None, kwargs: dict, severity="ERROR") -> dict:
+def _test_node(
+    name: str, attached: str | None, depends_on: list[str], column: str | None, kwargs: dict, severity="ERROR"
+) -> dict:
     return {
-        "resource_type": "test", "unique_id": f"test.p.{name}_{depends_on[-1]}_{column}", "name": f"{name}_{column}",
-        "attached_node": attached, "column_name": column, "depends_on": {"nodes": depends_on},
-        "test_metadata": {"name": name, "kwargs": {"column_name": column, **kwargs}}, "config": {"severity": severity},
+        "resource_type": "test",
+        "unique_id": f"test.p.{name}_{depends_on[-1]}_{column}",
+        "name": f"{name}_{column}",
+        "attached_node": attached,
+        "column_name": column,
+        "depends_on": {"nodes": depends_on},
+        "test_metadata": {"name": name, "kwargs": {"column_name": column, **kwargs}},
+        "config": {"severity": severity},
     }
 
 
@@ -129,7 +143,12 @@ def test_each_dbt_test_kind_translates_into_its_expectation():
         "sources": {source: {"schema": "raw", "identifier": "lines", "columns": {"id": {}, "qty": {}}}},
         "nodes": {
             mart: {"resource_type": "model", "config": {"schema": "marts"}, "schema": "marts_candidate", "alias": "orders"},
-            view: {"resource_type": "model", "config": {"schema": "staging"}, "schema": "staging_candidate", "alias": "stg_orders"},
+            view: {
+                "resource_type": "model",
+                "config": {"schema": "staging"},
+                "schema": "staging_candidate",
+                "alias": "stg_orders",
+            },
             **{
                 node["unique_id"]: node
                 for node in (
@@ -154,20 +173,26 @@ def test_each_dbt_test_kind_translates_into_its_expectation():
     suites = suites_from_manifest(manifest)
     assert set(suites) == {"marts.orders", "raw.lines"}
     assert suites["marts.orders"].candidate_schema == "marts_candidate"
-    assert sorted(((e.type, dict(e.kwargs)) for e in suites["marts.orders"].expectations), key=repr) == sorted([
-        ("ExpectColumnValuesToBeBetween", {"column": "returns", "max_value": 0}),
-        ("ExpectColumnValuesToBeBetween", {"column": "share", "min_value": 0, "max_value": 1}),
-        ("ExpectColumnValuesToBeInSet", {"column": "status", "value_set": ["done", "Can't"]}),
-        ("ExpectColumnPairValuesAToBeGreaterThanB",
-         {"column_A": "last_day", "column_B": "first_day", "or_equal": True, "ignore_row_if": "either_value_is_missing"}),
-        ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
-        ("ExpectColumnValuesToNotBeNull", {"column": "id"}),
-        ("ExpectColumnValuesToBeUnique", {"column": "id"}),
-        ("ExpectCompoundColumnsToBeUnique", {"column_list": ["a", "b"]}),
-    ], key=repr)
+    assert sorted(((e.type, dict(e.kwargs)) for e in suites["marts.orders"].expectations), key=repr) == sorted(
+        [
+            ("ExpectColumnValuesToBeBetween", {"column": "returns", "max_value": 0}),
+            ("ExpectColumnValuesToBeBetween", {"column": "share", "min_value": 0, "max_value": 1}),
+            ("ExpectColumnValuesToBeInSet", {"column": "status", "value_set": ["done", "Can't"]}),
+            (
+                "ExpectColumnPairValuesAToBeGreaterThanB",
+                {"column_A": "last_day", "column_B": "first_day", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+            ),
+            ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
+            ("ExpectColumnValuesToNotBeNull", {"column": "id"}),
+            ("ExpectColumnValuesToBeUnique", {"column": "id"}),
+            ("ExpectCompoundColumnsToBeUnique", {"column_list": ["a", "b"]}),
+        ],
+        key=repr,
+    )
     assert suites["raw.lines"].expectations == [
         Expectation(
-            "ExpectTableColumnsToMatchSet", {"column_set": ["id", "qty"], "exact_match": True},
+            "ExpectTableColumnsToMatchSet",
+            {"column_set": ["id", "qty"], "exact_match": True},
             description="The columns are those the dbt source documents.",
         ),
         Expectation("ExpectColumnValuesToNotBeNull", {"column": "qty"}, description="dbt test not_null_qty"),
@@ -180,7 +205,9 @@ def test_a_rule_changed_in_the_dbt_project_only_changes_the_built_suite(tmp_path
     marts_yml = project / "models" / "marts" / "_marts.yml"
     text = marts_yml.read_text()
     # A range: retention may now reach 2; an accepted value: the grain `quarter` joins day, week, month.
-    retention = "          - accepted_range:\n              arguments:\n                min_value: 0\n                max_value: 1\n"
+    retention = (
+        "          - accepted_range:\n              arguments:\n                min_value: 0\n                max_value: 1\n"
+    )
     assert text.count(retention) == 2  # customer_share of segment_summary, retention_rate of cohort_retention
     head, tail = text.split("  - name: cohort_retention", 1)
     text = head + "  - name: cohort_retention" + tail.replace(retention, retention.replace("max_value: 1", "max_value: 2"), 1)
@@ -192,9 +219,16 @@ def test_a_rule_changed_in_the_dbt_project_only_changes_the_built_suite(tmp_path
     )
     changed = load_suites(project / "target" / "manifest.json")
     assert _has(suites["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", max_value=1)
-    assert _has(changed["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", min_value=0, max_value=2)
+    assert _has(
+        changed["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", min_value=0, max_value=2
+    )
     assert not _has(changed["marts.cohort_retention"], "ExpectColumnValuesToBeBetween", column="retention_rate", max_value=1)
-    assert _has(changed["marts.revenue_trends"], "ExpectColumnValuesToBeInSet", column="grain", value_set=["day", "week", "month", "quarter"])
+    assert _has(
+        changed["marts.revenue_trends"],
+        "ExpectColumnValuesToBeInSet",
+        column="grain",
+        value_set=["day", "week", "month", "quarter"],
+    )
     # Nothing else moved.
     unchanged = {"marts.cohort_retention", "marts.revenue_trends"}
     assert {n: s for n, s in changed.items() if n not in unchanged} == {n: s for n, s in suites.items() if n not in unchanged}

@@ -47,36 +47,101 @@ def _dicts(relative: str, encoding: str = "utf-8") -> list[dict[str, str]]:
 
 PINNED = {
     "shopify/orders_export_1.csv": {
-        "lines": 28, "sale_lines": 25, "return_lines": 3, "orders": 12, "units_sold": 48, "units_returned": 5,
+        "lines": 28,
+        "sale_lines": 25,
+        "return_lines": 3,
+        "orders": 12,
+        "units_sold": 48,
+        "units_returned": 5,
         "net": {"EUR": D("336.68"), "GBP": D("123.65"), "USD": D("102.00")},
         "rounded": {"EUR": D("336.67"), "GBP": D("123.65"), "USD": D("102.00")},
-        "rejected": [], "refunds": {"GBP": D("8.50")}},
+        "rejected": [],
+        "refunds": {"GBP": D("8.50")},
+    },
     "shopify/orders_export_2.csv": {
-        "lines": 8, "sale_lines": 6, "return_lines": 2, "orders": 3, "units_sold": 10, "units_returned": 3,
+        "lines": 8,
+        "sale_lines": 6,
+        "return_lines": 2,
+        "orders": 3,
+        "units_sold": 10,
+        "units_returned": 3,
         "net": {"EUR": D("35.77"), "GBP": D("0.00"), "USD": D("67.50")},
-        "rounded": {"EUR": D("35.77"), "GBP": D("0.00"), "USD": D("67.50")}, "rejected": [], "refunds": {}},
+        "rounded": {"EUR": D("35.77"), "GBP": D("0.00"), "USD": D("67.50")},
+        "rejected": [],
+        "refunds": {},
+    },
     "woocommerce/orders-2024-01.csv": {
-        "lines": 20, "sale_lines": 17, "return_lines": 3, "orders": 10, "units_sold": 31, "units_returned": 5,
+        "lines": 20,
+        "sale_lines": 17,
+        "return_lines": 3,
+        "orders": 10,
+        "units_sold": 31,
+        "units_returned": 5,
         "net": {"CHF": D("22.90"), "EUR": D("286.95"), "USD": D("44.40")},
         "rounded": {"CHF": D("22.90"), "EUR": D("286.94"), "USD": D("44.40")},
-        "rejected": [], "refunds": {"USD": D("2.00")}},
+        "rejected": [],
+        "refunds": {"USD": D("2.00")},
+    },
     "online_retail/Online Retail.csv": {
-        "lines": 33, "sale_lines": 26, "return_lines": 7, "orders": 28, "units_sold": 3783, "units_returned": 3629,
-        "net": {"GBP": D("1755.59")}, "rounded": {"GBP": D("1755.59")},
-        "rejected": [(26, "unit_price is negative")], "refunds": {}},
+        "lines": 33,
+        "sale_lines": 26,
+        "return_lines": 7,
+        "orders": 28,
+        "units_sold": 3783,
+        "units_returned": 3629,
+        "net": {"GBP": D("1755.59")},
+        "rounded": {"GBP": D("1755.59")},
+        "rejected": [(26, "unit_price is negative")],
+        "refunds": {},
+    },
     "online_retail_ii/online_retail_II.csv": {
-        "lines": 30, "sale_lines": 25, "return_lines": 5, "orders": 25, "units_sold": 394, "units_returned": 116,
-        "net": {"GBP": D("4944.59")}, "rounded": {"GBP": D("4944.59")},
-        "rejected": [(16, "unit_price is negative")], "refunds": {}},
+        "lines": 30,
+        "sale_lines": 25,
+        "return_lines": 5,
+        "orders": 25,
+        "units_sold": 394,
+        "units_returned": 116,
+        "net": {"GBP": D("4944.59")},
+        "rounded": {"GBP": D("4944.59")},
+        "rejected": [(16, "unit_price is negative")],
+        "refunds": {},
+    },
     "purchase_log/purchases.log": {
-        "lines": 15, "sale_lines": 14, "return_lines": 1, "orders": 14, "units_sold": 76, "units_returned": 1,
-        "net": {"USD": D("4756.87")}, "rounded": {"USD": D("4756.93")}, "rejected": [], "refunds": {}},
+        "lines": 15,
+        "sale_lines": 14,
+        "return_lines": 1,
+        "orders": 14,
+        "units_sold": 76,
+        "units_returned": 1,
+        "net": {"USD": D("4756.87")},
+        "rounded": {"USD": D("4756.93")},
+        "rejected": [],
+        "refunds": {},
+    },
     "purchase_log/purchases_crlf.log": {
-        "lines": 15, "sale_lines": 14, "return_lines": 1, "orders": 14, "units_sold": 76, "units_returned": 1,
-        "net": {"USD": D("4756.87")}, "rounded": {"USD": D("4756.93")}, "rejected": [], "refunds": {}},
+        "lines": 15,
+        "sale_lines": 14,
+        "return_lines": 1,
+        "orders": 14,
+        "units_sold": 76,
+        "units_returned": 1,
+        "net": {"USD": D("4756.87")},
+        "rounded": {"USD": D("4756.93")},
+        "rejected": [],
+        "refunds": {},
+    },
     "purchase_log/purchases_eu.csv": {
-        "lines": 6, "sale_lines": 5, "return_lines": 1, "orders": 6, "units_sold": 33, "units_returned": 1,
-        "net": {"EUR": D("2255.99")}, "rounded": {"EUR": D("2256.06")}, "rejected": [], "refunds": {}},
+        "lines": 6,
+        "sale_lines": 5,
+        "return_lines": 1,
+        "orders": 6,
+        "units_sold": 33,
+        "units_returned": 1,
+        "net": {"EUR": D("2255.99")},
+        "rounded": {"EUR": D("2256.06")},
+        "rejected": [],
+        "refunds": {},
+    },
 }
 
 RECORDS = {
@@ -107,10 +172,7 @@ def _summary(e) -> dict:
 
 
 def test_every_fixture_has_an_expectation():
-    files = {
-        str(path.relative_to(EXPORTS)) for path in EXPORTS.rglob("*")
-        if path.is_file() and path.suffix in (".csv", ".log")
-    }
+    files = {str(path.relative_to(EXPORTS)) for path in EXPORTS.rglob("*") if path.is_file() and path.suffix in (".csv", ".log")}
     assert files == set(expected.EXPECTED) == set(PINNED) == set(RECORDS)
 
 
@@ -153,15 +215,13 @@ def test_the_totals_add_up(relative):
 
 
 def test_a_return_or_cancellation_line_mirrors_a_sale_line_of_the_same_record():
-    for compute in (expected.shopify_orders_export_1, expected.shopify_orders_export_2,
-                    expected.woocommerce_orders_2024_01):
+    for compute in (expected.shopify_orders_export_1, expected.shopify_orders_export_2, expected.woocommerce_orders_2024_01):
         e = compute()
         sales = {line.source_line: line for line in e.lines if line.kind == expected.SALE}
         for line in e.lines:
             if line.kind != expected.SALE:
                 sale = sales[line.source_line]
-                assert (line.order_id, line.product_id, line.currency) == (
-                    sale.order_id, sale.product_id, sale.currency)
+                assert (line.order_id, line.product_id, line.currency) == (sale.order_id, sale.product_id, sale.currency)
                 assert -line.quantity <= sale.quantity and -line.amount <= sale.amount
 
 
@@ -175,7 +235,7 @@ def test_shopify_header_is_the_79_column_orders_export(relative):
     first_line = (EXPORTS / relative).read_bytes().split(b"\n", 1)[0]
     assert first_line == ",".join(expected.SHOPIFY_HEADER).encode()  # UTF-8, no BOM, LF
     assert len(expected.SHOPIFY_HEADER) == 79
-    header, rows = _rows(relative)
+    _header, rows = _rows(relative)
     assert all(len(row) == 79 for row in rows)
 
 
@@ -196,16 +256,14 @@ def test_shopify_order_columns_are_on_the_first_row_of_an_order_only(relative):
         for row in later:
             filled = {column for column, value in row.items() if value}
             assert filled <= set(expected.SHOPIFY_LINE_COLUMNS)
-            assert (row["Name"], row["Email"], row["Created at"]) == (
-                first["Name"], first["Email"], first["Created at"])
+            assert (row["Name"], row["Email"], row["Created at"]) == (first["Name"], first["Email"], first["Created at"])
 
 
 @pytest.mark.parametrize("relative", SHOPIFY_FILES)
 def test_shopify_order_totals_match_their_lines(relative):
     for name, rows in _shopify_orders(relative).items():
         first = rows[0]
-        charged = sum(D(r["Lineitem price"]) * int(r["Lineitem quantity"]) - D(r["Lineitem discount"])
-                      for r in rows)
+        charged = sum(D(r["Lineitem price"]) * int(r["Lineitem quantity"]) - D(r["Lineitem discount"]) for r in rows)
         assert D(first["Subtotal"]) == charged, name
         assert D(first["Discount Amount"]) == sum(D(r["Lineitem discount"]) for r in rows), name
         assert D(first["Total"]) == D(first["Subtotal"]) + D(first["Shipping"]), name  # prices include tax
@@ -243,8 +301,7 @@ def test_shopify_export_2_re_sends_an_order_of_export_1_now_refunded():
     assert before["#1005"][0]["Financial Status"] == "partially_refunded"
     assert after["#1005"][0]["Financial Status"] == "refunded"
     line_columns = ["Lineitem sku", "Lineitem quantity", "Lineitem price", "Lineitem discount"]
-    assert [[r[c] for c in line_columns] for r in before["#1005"]] == [
-        [r[c] for c in line_columns] for r in after["#1005"]]
+    assert [[r[c] for c in line_columns] for r in before["#1005"]] == [[r[c] for c in line_columns] for r in after["#1005"]]
 
 
 def test_shopify_after_both_exports_replaces_the_re_sent_order():
@@ -289,8 +346,9 @@ def test_woocommerce_order_columns_repeat_on_every_item_row_and_add_up():
         items = sum(D(r["item_total"]) for r in rows)
         assert D(first["discount_total"]) == sum(D(r["item_subtotal"]) - D(r["item_total"]) for r in rows)
         assert D(first["tax_total"]) == sum(D(r["item_total_tax"]) for r in rows) + D(first["shipping_tax_total"])
-        assert D(first["order_total"]) == (items + D(first["shipping_total"]) + D(first["fee_total"])
-                                           + D(first["tax_total"])), order_id
+        assert D(first["order_total"]) == (items + D(first["shipping_total"]) + D(first["fee_total"]) + D(first["tax_total"])), (
+            order_id
+        )
         if first["status"] == "refunded":
             assert first["refunded_total"] == first["order_total"]
 
@@ -303,8 +361,7 @@ def test_woocommerce_fixture_has_the_awkward_parts():
     assert all(r["order_number"] == "" for r in rows)
     assert any(r["customer_id"] == "0" for r in rows)
     partial = [r for r in rows if int(r["item_refunded_qty"]) and r["status"] != "refunded"]
-    assert [(r["order_id"], r["item_refunded"], r["item_refunded_qty"]) for r in partial] == [
-        ("4118", "8.90", "-1")]
+    assert [(r["order_id"], r["item_refunded"], r["item_refunded_qty"]) for r in partial] == [("4118", "8.90", "-1")]
     odd = [r for r in rows if (D(r["item_total"]) / int(r["item_quantity"])).as_tuple().exponent < -2]
     assert [(r["item_total"], r["item_quantity"]) for r in odd] == [("10.00", "3")]
     assert any(r["billing_phone"].startswith("'+") for r in rows)  # the extension's formula escaping
@@ -322,10 +379,8 @@ def test_woocommerce_new_year_order_is_in_december_in_utc():
 # --- UCI Online Retail -----------------------------------------------------------------------------------
 
 RETAIL = {
-    "online_retail/Online Retail.csv": (expected.ONLINE_RETAIL_HEADER, r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d",
-                                        r"\d{5}"),
-    "online_retail_ii/online_retail_II.csv": (expected.ONLINE_RETAIL_II_HEADER,
-                                              r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r"\d{5}\.0"),
+    "online_retail/Online Retail.csv": (expected.ONLINE_RETAIL_HEADER, r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d\d", r"\d{5}"),
+    "online_retail_ii/online_retail_II.csv": (expected.ONLINE_RETAIL_II_HEADER, r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r"\d{5}\.0"),
 }
 
 
@@ -350,6 +405,7 @@ def test_online_retail_files_are_latin_1_with_their_copies_formats(relative):
 
 
 # --- Purchase logs ---------------------------------------------------------------------------------------
+
 
 def test_purchase_logs_are_whitespace_aligned_with_a_bom_and_old_line_ends():
     main = (EXPORTS / "purchase_log/purchases.log").read_bytes()

@@ -15,7 +15,9 @@ EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 sys.path.insert(0, str(EXPORTS))
 import expected  # noqa: E402
 
-CLEAN = LoadSummary([FileResult("orders_2025-01-01.csv", "loaded", 10), FileResult("orders_2024-12-31.csv", "skipped", error="already loaded")])
+CLEAN = LoadSummary(
+    [FileResult("orders_2025-01-01.csv", "loaded", 10), FileResult("orders_2024-12-31.csv", "skipped", error="already loaded")]
+)
 TROUBLED = LoadSummary(
     [
         FileResult("orders_2025-01-01.csv", "loaded", 95, 5, top_reasons=[("quantity is zero", 5, 7)]),

@@ -41,7 +41,9 @@ def test_run_monitoring_learns_that_a_run_worker_died():
         def health(worker: int | None) -> WorkerStatus:
             run = create_run_for_test(instance, job_name="full_pipeline", status=dg.DagsterRunStatus.STARTED)
             if worker is not None:
-                instance.report_engine_event(f"{WORKER_STARTED_MESSAGE} (pid: {worker}).", run, EngineEventData.in_process(worker))
+                instance.report_engine_event(
+                    f"{WORKER_STARTED_MESSAGE} (pid: {worker}).", run, EngineEventData.in_process(worker)
+                )
             return instance.run_launcher.check_run_worker_health(run).status
 
         assert health(None) == WorkerStatus.RUNNING  # not started yet: the start timeout's business

@@ -70,7 +70,12 @@ def _raised_from(cause: BaseException) -> DagsterGraphQLClientError:
     "error, expected",
     [
         (_raised_from(requests.exceptions.ConnectionError("refused")), True),
-        (DagsterGraphQLClientError("PythonError", "sqlalchemy.exc.OperationalError: server closed the connection unexpectedly"), True),
+        (
+            DagsterGraphQLClientError(
+                "PythonError", "sqlalchemy.exc.OperationalError: server closed the connection unexpectedly"
+            ),
+            True,
+        ),
         (sqlalchemy.exc.OperationalError("select 1", {}, Exception("the database system is starting up")), True),
         (DagsterGraphQLClientError("JobNotFoundError", "full_pipeline"), False),
         (DagsterGraphQLClientError("PythonError", "KeyError: 'raw__order_lines'"), False),

@@ -8,7 +8,12 @@ import yaml
 
 from ecom_superset.bundle import build_bundle, dashboard_export, load_assets
 
-VALUES = {"BI_READER_USER": "bi_reader", "WAREHOUSE_HOST": "127.0.0.1", "WAREHOUSE_PORT": "5432", "WAREHOUSE_DATABASE": "warehouse"}
+VALUES = {
+    "BI_READER_USER": "bi_reader",
+    "WAREHOUSE_HOST": "127.0.0.1",
+    "WAREHOUSE_PORT": "5432",
+    "WAREHOUSE_DATABASE": "warehouse",
+}
 
 
 def test_uuids_are_unique_and_references_resolve():

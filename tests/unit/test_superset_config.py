@@ -50,7 +50,9 @@ def test_other_modes_refuse_the_shipped_secrets(env, message):
 
 def test_production_with_private_secrets_and_redis():
     result = load_config(
-        SUPERSET_ENV="production", SUPERSET_SECRET_KEY="k3y", SUPERSET_ADMIN_PASSWORD="s3cret",
+        SUPERSET_ENV="production",
+        SUPERSET_SECRET_KEY="k3y",
+        SUPERSET_ADMIN_PASSWORD="s3cret",
         SUPERSET_CACHE_REDIS_URL="redis://cache:6379/0",
     )
     assert result.returncode == 0, result.stderr
@@ -63,7 +65,11 @@ def redact(payload) -> object:
         " print(json.dumps(config['redact_secrets'](json.loads(sys.stdin.read()))))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**BASE_ENV, "SUPERSET_ENV": "local"}, input=json.dumps(payload), capture_output=True, text=True
+        [sys.executable, "-c", code],
+        env={**BASE_ENV, "SUPERSET_ENV": "local"},
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -98,6 +104,8 @@ def test_a_secret_key_rotation_reads_the_previous_key_from_the_environment():
         f"import runpy; config = runpy.run_path({str(CONFIG)!r}); print(config['PREVIOUS_SECRET_KEY'])"
     )
     for env, expected in (({"SUPERSET_PREVIOUS_SECRET_KEY": "the-old-key"}, "the-old-key"), ({}, "None")):
-        result = subprocess.run([sys.executable, "-c", code], env={**BASE_ENV, "SUPERSET_ENV": "local", **env}, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", code], env={**BASE_ENV, "SUPERSET_ENV": "local", **env}, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == expected

@@ -31,7 +31,8 @@ grid as (
         cohorts.cohort_month,
         cohorts.cohort_size,
         months.month_start as activity_month,
-        (extract(year from age(months.month_start, cohorts.cohort_month)) * 12
+        (
+            extract(year from age(months.month_start, cohorts.cohort_month)) * 12
             + extract(month from age(months.month_start, cohorts.cohort_month)))::integer
             as months_since_first_order
     from cohorts
@@ -50,4 +51,4 @@ select
 from grid
 left join activity
     on grid.cohort_month = activity.cohort_month
-    and grid.activity_month = activity.activity_month
+        and grid.activity_month = activity.activity_month

@@ -36,9 +36,9 @@ scored as (
     -- valuable customer scores higher, then by customer_id, so that the result is reproducible.
     select
         rfm.*,
-        ntile(5) over (order by recency_days desc, frequency, monetary, customer_id) as r_score,
-        ntile(5) over (order by frequency, monetary, recency_days desc, customer_id) as f_score,
-        ntile(5) over (order by monetary, frequency, recency_days desc, customer_id) as m_score
+        ntile(5) over (order by rfm.recency_days desc, rfm.frequency, rfm.monetary, rfm.customer_id) as r_score,
+        ntile(5) over (order by rfm.frequency, rfm.monetary, rfm.recency_days desc, rfm.customer_id) as f_score,
+        ntile(5) over (order by rfm.monetary, rfm.frequency, rfm.recency_days desc, rfm.customer_id) as m_score
     from rfm
 )
 

@@ -39,8 +39,8 @@ measured as (
         periods.period_start,
         periods.period_end,
         -- Weeks and months cut by the first or last day of data are not comparable with full ones.
-        periods.period_start >= (select min(date_day) from calendar)
-            and periods.period_end <= (select max(date_day) from calendar) as is_complete_period,
+        periods.period_start >= (select min(calendar.date_day) from calendar)
+        and periods.period_end <= (select max(calendar.date_day) from calendar) as is_complete_period,
         coalesce(totals.net_revenue, 0) as net_revenue,
         coalesce(totals.gross_revenue, 0) as gross_revenue,
         coalesce(totals.orders, 0) as orders,
@@ -49,19 +49,19 @@ measured as (
     from periods
     left join totals
         on periods.grain = totals.period_grain
-        and periods.period_start = totals.period_start
+            and periods.period_start = totals.period_start
     left join new_customers_by_period
         on periods.grain = new_customers_by_period.grain
-        and periods.period_start = new_customers_by_period.period_start
+            and periods.period_start = new_customers_by_period.period_start
 ),
 
 with_previous as (
     select
         measured.*,
-        lag(period_start) over by_grain as previous_period_start,
-        lag(net_revenue) over by_grain as previous_net_revenue,
-        lag(orders) over by_grain as previous_orders,
-        lag(customers) over by_grain as previous_customers
+        lag(measured.period_start) over by_grain as previous_period_start,
+        lag(measured.net_revenue) over by_grain as previous_net_revenue,
+        lag(measured.orders) over by_grain as previous_orders,
+        lag(measured.customers) over by_grain as previous_customers
     from measured
     window by_grain as (partition by grain order by period_start)
 )

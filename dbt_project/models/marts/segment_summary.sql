@@ -5,7 +5,7 @@ with segments as (
     from (
         values
         {%- for name in segment_names %}
-            ('{{ name | replace("'", "''") }}', {{ loop.index }}){{ "," if not loop.last }}
+        ('{{ name | replace("'", "''") }}', {{ loop.index }}){{ "," if not loop.last }}
         {%- endfor %}
     ) as segments (segment, segment_order)
 ),
@@ -34,11 +34,15 @@ select
     segments.segment,
     segments.segment_order,
     coalesce(per_segment.customers, 0) as customers,
-    case when totals.customers > 0
-        then round(coalesce(per_segment.customers, 0)::numeric / totals.customers, 4) end as customer_share,
+    case
+        when totals.customers > 0
+            then round(coalesce(per_segment.customers, 0)::numeric / totals.customers, 4)
+    end as customer_share,
     coalesce(per_segment.net_revenue, 0) as net_revenue,
-    case when totals.net_revenue <> 0
-        then round(coalesce(per_segment.net_revenue, 0) / totals.net_revenue, 4) end as revenue_share,
+    case
+        when totals.net_revenue <> 0
+            then round(coalesce(per_segment.net_revenue, 0) / totals.net_revenue, 4)
+    end as revenue_share,
     round(per_segment.avg_recency_days, 1) as avg_recency_days,
     round(per_segment.avg_frequency, 2) as avg_frequency,
     round(per_segment.avg_monetary, 2) as avg_monetary
