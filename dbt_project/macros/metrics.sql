@@ -2,7 +2,8 @@
     The shop's metric definitions, written once (documented in models/docs.md, block metric_definitions).
     Every model that aggregates order lines calls these macros instead of spelling out the SQL, so a
     metric means the same in every mart. They aggregate rows shaped like int_order_lines__priced:
-    quantity, line_amount (EUR, rounded to the cent per line), order_id, customer_id, is_sale, is_guest.
+    quantity, line_amount (in the reporting currency, var reporting_currency, rounded to the cent per
+    line), order_id, customer_id, is_sale, is_guest.
 -#}
 
 {#- A line's amount in EUR: its amount in the order currency divided by the currency's units per EUR

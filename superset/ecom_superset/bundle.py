@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation
+from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation, reporting_currency
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLE_ROOT = "ecommerce_analytics"
@@ -71,7 +71,10 @@ def load_assets(
     assets_dir: Path = ASSETS_DIR, values: Mapping[str, str] | None = None, manifest: Mapping[str, Any] | None = None
 ) -> AssetSet:
     """Read every asset; `${NAME}` placeholders are filled from `values` when given, and each dataset
-    gets its columns and metrics from its dbt model when a dbt manifest is given (what is published)."""
+    gets its columns and metrics from its dbt model when a dbt manifest is given (what is published).
+    With both, `${REPORTING_CURRENCY}` is the dbt project's reporting currency, read from the manifest."""
+    if values is not None and manifest is not None:
+        values = {**values, "REPORTING_CURRENCY": reporting_currency(manifest)}
 
     def read(kind: str) -> list[Asset]:
         assets = []

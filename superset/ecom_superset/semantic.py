@@ -41,6 +41,24 @@ def models_by_relation(manifest: Mapping[str, Any]) -> dict[tuple[str, str], dic
     }
 
 
+def reporting_currency(manifest: Mapping[str, Any]) -> str:
+    """The currency of the dbt project's amounts (dbt var `reporting_currency`), as the manifest holds
+    it: the currency of every metric format of its models. Charts that format a plain column as an
+    amount take their currency symbol from here (`${REPORTING_CURRENCY}`, see bundle.load_assets)."""
+    currencies = {
+        str(declaration["format"]["currency"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        for declaration in node["config"].get("meta", {}).get("metrics", [])
+        if (declaration.get("format") or {}).get("currency")
+    }
+    if len(currencies) != 1:
+        raise SemanticError(
+            f"the dbt metrics declare {len(currencies)} currencies {sorted(currencies)}, not one reporting currency"
+        )
+    return currencies.pop()
+
+
 def _humanized(name: str) -> str:
     return name.replace("_", " ").capitalize()
 

@@ -3,7 +3,8 @@
 Every chart must point at a dataset that exists, every dataset at a dbt model of the manifest whose
 declarations make a dataset (a contract's data types, metrics over its columns), every chart field,
 metric and filter at a column or metric of the dataset as dbt defines it, and every dashboard must be
-declared as a dbt exposure that depends on the models its charts read.
+declared as a dbt exposure that depends on the models its charts read. The dbt metrics' amounts must
+share one currency, the reporting currency that fills the charts' `${REPORTING_CURRENCY}`.
 
     python -m ecom_superset.validate [path/to/manifest.json]
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecom_superset.bundle import ASSETS_DIR, Asset, AssetSet, load_assets
-from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation
+from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation, reporting_currency
 
 DEFAULT_MANIFEST = ASSETS_DIR.parent.parent / "dbt_project" / "target" / "manifest.json"
 # Chart params that name dataset columns (either a name, or a list of names / adhoc objects).
@@ -49,6 +50,10 @@ def validate(assets: AssetSet, manifest: dict) -> list[str]:
     charts = {chart.uuid: chart for chart in assets.charts}
     dataset_columns: dict[str, set[str]] = {}
     dataset_metrics: dict[str, set[str]] = {}
+    try:
+        reporting_currency(manifest)  # the currency of ${REPORTING_CURRENCY} in the charts
+    except SemanticError as error:
+        problems.append(f"dbt project: {error}")
 
     for dataset in assets.datasets:
         where = f"datasets/{dataset.name}.yaml"

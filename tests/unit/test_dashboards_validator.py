@@ -78,3 +78,10 @@ def test_a_filter_on_a_column_that_does_not_exist(manifest):
 def test_a_dashboard_that_is_not_an_exposure(manifest):
     without_exposures = {**manifest, "exposures": {}}
     assert any("not declared as a dbt exposure" in p for p in validate(load_assets(), without_exposures))
+
+
+def test_dbt_amounts_in_more_than_one_currency(manifest):
+    broken = copy.deepcopy(manifest)
+    kpi_daily = broken["nodes"]["model.ecommerce_analytics.kpi_daily"]
+    kpi_daily["config"]["meta"]["metrics"].append({"sum": "net_revenue", "name": "net_usd", "format": {"currency": "USD"}})
+    assert any("not one reporting currency" in p for p in validate(load_assets(), broken))

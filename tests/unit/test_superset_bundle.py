@@ -1,12 +1,17 @@
 """Dashboards as code: the YAML is consistent and renders into an importable bundle."""
 
+import copy
 import io
 import json
 import zipfile
+from pathlib import Path
 
+import pytest
 import yaml
 
 from ecom_superset.bundle import build_bundle, dashboard_export, load_assets
+from ecom_superset.validate import DEFAULT_MANIFEST
+from orchestration.dbt_cli import prepare_manifest
 
 VALUES = {
     "BI_READER_USER": "bi_reader",
@@ -14,10 +19,13 @@ VALUES = {
     "WAREHOUSE_PORT": "5432",
     "WAREHOUSE_DATABASE": "warehouse",
 }
+# Without a manifest (which publication always has), the reporting currency is given like the rest.
+VALUES_WITHOUT_MANIFEST = {**VALUES, "REPORTING_CURRENCY": "XTS"}
+DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
 
 
 def test_uuids_are_unique_and_references_resolve():
-    assets = load_assets(values=VALUES)
+    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
     everything = [a for kind in ("databases", "datasets", "charts", "dashboards") for a in getattr(assets, kind)]
     assert len({a.uuid for a in everything}) == len(everything)
     by_uuid = assets.by_uuid()
@@ -30,7 +38,7 @@ def test_uuids_are_unique_and_references_resolve():
 
 
 def test_bundle_layout_and_placeholders():
-    assets = load_assets(values=VALUES)
+    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
     bundle = build_bundle(assets, datasets=assets.datasets, charts=assets.charts, dashboards=assets.dashboards)
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         names = archive.namelist()
@@ -45,7 +53,7 @@ def test_bundle_layout_and_placeholders():
 
 
 def test_dashboard_positions_reference_chart_uuids():
-    assets = load_assets(values=VALUES)
+    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
     datasets = {d.uuid: d for d in assets.datasets}
     for dashboard in assets.dashboards:
         charts = assets.charts_of(dashboard)
@@ -54,3 +62,33 @@ def test_dashboard_positions_reference_chart_uuids():
         assert {node["meta"]["uuid"] for node in chart_nodes} == {c.uuid for c in charts}
         for node in chart_nodes:
             assert node["id"] in export["position"][node["parents"][-1]]["children"]
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    prepare_manifest()
+    return json.loads(DEFAULT_MANIFEST.read_text())
+
+
+def _monetary_currency(assets) -> str:
+    chart = next(chart for chart in assets.charts if chart.name == "customers_top")
+    return chart.spec["params"]["column_config"]["monetary"]["currencyFormat"]["symbol"]
+
+
+def test_a_chart_column_gets_the_reporting_currency_of_the_dbt_project(manifest):
+    """customers_top formats the plain column `monetary` as an amount: its currency symbol is the dbt
+    var reporting_currency, as the manifest's metric formats carry it, and follows it."""
+    declared = yaml.safe_load(DBT_PROJECT.read_text())["vars"]["reporting_currency"]
+    assert _monetary_currency(load_assets(values=VALUES, manifest=manifest)) == declared
+    in_usd = copy.deepcopy(manifest)
+    for node in in_usd["nodes"].values():
+        for metric in node["config"].get("meta", {}).get("metrics", []):
+            if (metric.get("format") or {}).get("currency"):
+                metric["format"]["currency"] = "USD"
+    assets = load_assets(values=VALUES, manifest=in_usd)
+    assert _monetary_currency(assets) == "USD"
+    bundle = build_bundle(assets, datasets=[], charts=assets.charts, dashboards=[])
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        exported = yaml.safe_load(archive.read("ecommerce_analytics/charts/customers_top.yaml"))
+        assert not [name for name in archive.namelist() if "${" in archive.read(name).decode()]
+    assert exported["params"]["column_config"]["monetary"]["currencyFormat"] == {"symbol": "USD", "symbolPosition": "prefix"}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ecom_superset.bundle import load_assets
-from ecom_superset.semantic import SemanticError, columns_of, dataset_from_model, metrics_of
+from ecom_superset.semantic import SemanticError, columns_of, dataset_from_model, metrics_of, reporting_currency
 from ecom_superset.validate import DEFAULT_MANIFEST
 from orchestration.dbt_cli import prepare_manifest
 
@@ -96,6 +96,23 @@ def test_columns_take_type_label_and_description_from_the_contract():
     assert columns["orders"]["verbose_name"] == "Order count"
     assert columns["units"]["verbose_name"] == "Units"
     assert (columns["orders"]["groupby"], columns["units"]["groupby"]) == (False, True)
+
+
+def test_the_reporting_currency_is_the_one_currency_of_the_metric_formats():
+    def manifest(*models):
+        return {"nodes": {f"model.shop.{i}": {**model, "resource_type": "model"} for i, model in enumerate(models)}}
+
+    assert reporting_currency(manifest(MODEL)) == "EUR"
+    in_usd = copy.deepcopy(MODEL)
+    for metric in in_usd["config"]["meta"]["metrics"]:
+        if "currency" in metric.get("format", {}):
+            metric["format"] = {**metric["format"], "currency": "USD"}
+    assert reporting_currency(manifest(in_usd)) == "USD"
+    with pytest.raises(SemanticError, match=r"2 currencies \['EUR', 'USD'\]"):
+        reporting_currency(manifest(MODEL, in_usd))
+    without_amounts = {**MODEL, "config": {"meta": {"metrics": [{"name": "days", "count": "rows"}]}}}
+    with pytest.raises(SemanticError, match="0 currencies"):
+        reporting_currency(manifest(without_amounts))
 
 
 def test_a_column_without_a_contract_type_is_refused():
