@@ -95,6 +95,8 @@ def test_a_measure_changed_in_dbt_only_changes_the_published_dataset(stack, tmp_
         assert after["description"] == "Net revenue per order, redefined in dbt."
         assert after["expression"] == "CAST(SUM(net_revenue) AS NUMERIC) / NULLIF(SUM(orders), 0)"
         assert after["currency"]["symbol"] == "USD"
+        top_customers = next(chart for chart in changed_assets.charts if chart.name == "customers_top")
+        assert top_customers.spec["params"]["column_config"]["monetary"]["currencyFormat"]["symbol"] == "USD"
         # The same declaration reaches every dataset that offers the measure.
         category = changed_assets.dataset_for_table("marts", "category_performance")
         assert (
