@@ -15,12 +15,10 @@ from orchestration.quality_checks import quality_checks
 from orchestration.quality_report import quality_report_for
 from orchestration.resources import resources_for
 from orchestration.sensors import landing_sensor_for
-from orchestration.settings import load_settings
+from orchestration.settings import Settings, load_settings
 from orchestration.superset_assets import dataset_assets, superset_dashboards
 
 MART_KEYS = sorted((key for key in dbt_models.keys if key.path[0] == "marts"), key=lambda key: key.path)
-
-settings = load_settings()
 
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
@@ -30,33 +28,38 @@ full_pipeline = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-daily_full_run = dg.ScheduleDefinition(
-    name="daily_full_run",
-    job=full_pipeline,
-    cron_schedule=settings.daily_cron,
-    execution_timezone=settings.reporting_timezone,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The whole pipeline once a day (ECOM_DAILY_CRON), even when no file arrived: refreshes freshness.",
-)
 
-defs = dg.Definitions(
-    assets=[
-        raw_order_lines,
-        dbt_models,
-        quality_report_for(MART_KEYS),
-        publication_asset(MART_KEYS, candidate_schemas()),
-        *dataset_assets,
-        superset_dashboards,
-    ],
-    asset_checks=quality_checks,
-    jobs=[full_pipeline],
-    schedules=[daily_full_run],
-    sensors=[
-        landing_sensor_for(full_pipeline),
-        run_failure_alert,
-    ],
-    resources={
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        **resources_for(settings),
-    },
-)
+def definitions_for(settings: Settings) -> dg.Definitions:
+    """The code location for a stack's settings (a test builds it for its own throw-away stack)."""
+    daily_full_run = dg.ScheduleDefinition(
+        name="daily_full_run",
+        job=full_pipeline,
+        cron_schedule=settings.daily_cron,
+        execution_timezone=settings.reporting_timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="The whole pipeline once a day (ECOM_DAILY_CRON), even when no file arrived: refreshes freshness.",
+    )
+    return dg.Definitions(
+        assets=[
+            raw_order_lines,
+            dbt_models,
+            quality_report_for(MART_KEYS),
+            publication_asset(MART_KEYS, candidate_schemas()),
+            *dataset_assets,
+            superset_dashboards,
+        ],
+        asset_checks=quality_checks,
+        jobs=[full_pipeline],
+        schedules=[daily_full_run],
+        sensors=[
+            landing_sensor_for(full_pipeline),
+            run_failure_alert,
+        ],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+            **resources_for(settings),
+        },
+    )
+
+
+defs = definitions_for(load_settings())

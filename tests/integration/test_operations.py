@@ -97,12 +97,13 @@ def test_a_defect_in_the_candidate_fails_its_gate_leaves_the_dashboards_and_the_
     rebuilds the candidate in full and publishes it without any manual step."""
     from orchestration.dbt_assets import TARGET_FOLDERS_KEPT, dbt_models
     from orchestration.dbt_cli import dbt_project
-    from orchestration.definitions import defs
+    from orchestration.definitions import definitions_for
     from orchestration.publication import PUBLISHED_MARTS
 
     for name, value in stack.settings.stack_env().items():  # what dbt's profile and the assets read
         monkeypatch.setenv(name, value)
-    job = defs.resolve_implicit_global_asset_job_def()
+    # Built here, for this stack: the module's own `defs` has the settings of whoever imported it first.
+    job = definitions_for(stack.settings).resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.ephemeral()
     published, chart = _published_kpis(stack), _chart_data(stack)
 
