@@ -183,7 +183,7 @@ def main() -> int:
             big, orders=round(args.orders * BIG_DELTA_SHARE), days=1, seed=args.seed + 2, start=big_day, history=history
         )
         big_lines = load(url, big, "big file")
-        new_lines, candidate_lines = lines_since_last_build(url, "marts_candidate")
+        new_lines, candidate_lines = lines_since_last_build(url, "intermediate_candidate")
         full_rebuild = rebuild_in_full(new_lines, candidate_lines, settings.dbt_max_incremental_share)
         say(
             f"  {new_lines:,} new lines on {candidate_lines:,} built: the pipeline builds {'in full' if full_rebuild else 'incrementally'}"
