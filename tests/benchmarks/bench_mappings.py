@@ -24,7 +24,7 @@ from bench_ingestion import one_file
 from harness import Stopwatch, fresh_database, print_table, settle, throwaway_postgres
 
 from ingestion.loader import ensure_schema, load_file, mapping_for
-from ingestion.sources import load_mappings
+from ingestion.sources import CONTRACT_COLUMNS, load_mappings
 
 SHOPIFY_WITH_TEMPLATE = """
 name: shopify_bench
@@ -41,20 +41,7 @@ def as_shopify_export(contract_csv: Path, target: Path) -> Path:
         contract_csv,
         convert_options=pa_csv.ConvertOptions(
             column_types=dict.fromkeys(
-                [
-                    "order_id",
-                    "ordered_at",
-                    "customer_id",
-                    "product_id",
-                    "product_name",
-                    "category",
-                    "quantity",
-                    "unit_price",
-                    "currency",
-                    "country",
-                    "status",
-                    "channel",
-                ],
+                CONTRACT_COLUMNS,
                 pa.string(),
             )
         ),
