@@ -7,6 +7,8 @@ selection of its rows adds up to (`config.meta.metrics`):
     {sum: column}                       SUM(column); name, label and description default to the column's
     {name, sum: column, where: SQL}     SUM(CASE WHEN <where> THEN column ELSE 0 END)
     {name, count: rows}                 COUNT(*)
+    {name, count_distinct: column}      COUNT(DISTINCT column), for what repeats across rows (a customer
+                                        active on several days); `where` applies as for `sum`
     {name, ratio: {numerator, denominator}}
                                         numerator / denominator, each a metric of the model (or else a
                                         column, summed): computed from the sums over the selected rows
@@ -74,6 +76,11 @@ def _metric_label(declaration: Mapping[str, Any]) -> str:
 def _aggregate_sql(declaration: Mapping[str, Any]) -> str:
     if declaration.get("count") == "rows":
         return "COUNT(*)"
+    if "count_distinct" in declaration:
+        counted = declaration["count_distinct"]
+        if "where" in declaration:
+            return f"COUNT(DISTINCT CASE WHEN {declaration['where']} THEN {counted} END)"
+        return f"COUNT(DISTINCT {counted})"
     if "where" in declaration:
         return f"SUM(CASE WHEN {declaration['where']} THEN {declaration['sum']} ELSE 0 END)"
     return f"SUM({declaration['sum']})"
@@ -108,12 +115,15 @@ def metrics_of(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             metric_type = "ratio"
         elif declaration.get("count") == "rows":
             expression, metric_type = "COUNT(*)", "count"
+        elif "count_distinct" in declaration:
+            column(declaration["count_distinct"], name)
+            expression, metric_type = _aggregate_sql(declaration), "count_distinct"
         elif "sum" in declaration:
             summed = column(declaration["sum"], name)
             expression, metric_type = _aggregate_sql(declaration), "sum"
             description = description or summed.get("description")
         else:
-            raise SemanticError(f"metric {name} of dbt model {model['name']} has no sum, count or ratio")
+            raise SemanticError(f"metric {name} of dbt model {model['name']} has no sum, count, count_distinct or ratio")
         metric: dict[str, Any] = {
             "metric_name": name,
             "verbose_name": _metric_label(declaration),

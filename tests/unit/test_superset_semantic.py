@@ -150,3 +150,29 @@ def test_a_shared_measure_is_the_same_metric_in_every_dataset_that_offers_it(man
         assert all(definition == definitions[0] for definition in definitions), name
     amounts = [m for d in datasets for m in d.spec["metrics"] if m.get("d3format") == ",.2f" and "currency" in m]
     assert amounts and {m["currency"]["symbol"] for m in amounts} == {"EUR"}
+
+
+def test_a_distinct_count_counts_each_value_once_and_can_be_a_ratio_operand():
+    model = copy.deepcopy(MODEL)
+    model["columns"]["customer_id"] = {"name": "customer_id", "data_type": "text", "description": "Customer."}
+    model["config"]["meta"]["metrics"] += [
+        {"name": "active_customers", "count_distinct": "customer_id", "format": {"d3format": ",d"}},
+        {"name": "weekend_customers", "count_distinct": "customer_id", "where": "extract(isodow from sales_day) > 5"},
+        {"name": "revenue_per_customer", "ratio": {"numerator": "gross_revenue", "denominator": "active_customers"}},
+    ]
+    metrics = _metrics(model)
+    assert metrics["active_customers"]["expression"] == "COUNT(DISTINCT customer_id)"
+    assert metrics["active_customers"]["metric_type"] == "count_distinct"
+    assert metrics["weekend_customers"]["expression"] == (
+        "COUNT(DISTINCT CASE WHEN extract(isodow from sales_day) > 5 THEN customer_id END)"
+    )
+    assert metrics["revenue_per_customer"]["expression"] == (
+        "CAST(SUM(gross_revenue) AS NUMERIC) / NULLIF(COUNT(DISTINCT customer_id), 0)"
+    )
+
+
+def test_a_distinct_count_of_a_missing_column_is_refused():
+    model = copy.deepcopy(MODEL)
+    model["config"]["meta"]["metrics"].append({"name": "buyers", "count_distinct": "buyer_id"})
+    with pytest.raises(SemanticError, match="buyer_id"):
+        metrics_of(model)
