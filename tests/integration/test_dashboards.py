@@ -116,7 +116,7 @@ def test_a_category_filter_changes_the_products_numbers(stack, published):
     chart_id = superset.id_by_uuid("chart", _chart(assets, "products_net_revenue").uuid)
     with stack.warehouse() as conn:
         category, in_mart = conn.execute(
-            "select category, sum(net_revenue) from marts.product_performance group by category order by 2 desc limit 1"
+            "select category, sum(net_revenue) from marts.product_sales_daily group by category order by 2 desc limit 1"
         ).fetchone()
 
     def only_category(query):

@@ -41,6 +41,9 @@ grid as (
 
 select
     grid.cohort_month,
+    -- The heatmap's row label: the cohort and its size, e.g. '2025-01 (312 customers)'.
+    to_char(grid.cohort_month, 'YYYY-MM') || ' (' || grid.cohort_size
+    || case when grid.cohort_size = 1 then ' customer)' else ' customers)' end as cohort_label,
     grid.months_since_first_order,
     grid.activity_month,
     grid.cohort_size,

@@ -43,17 +43,19 @@ scored as (
 )
 
 select
-    customer_id,
-    country_code,
-    first_order_date,
-    last_order_date,
-    reference_date,
-    recency_days,
-    frequency,
-    monetary,
-    r_score,
-    f_score,
-    m_score,
-    r_score::text || f_score::text || m_score::text as rfm_cell,
-    {{ rfm_segment('r_score', 'f_score', 'm_score') }} as segment
+    scored.customer_id,
+    scored.country_code,
+    coalesce(countries.country_name, scored.country_code) as country_name,
+    scored.first_order_date,
+    scored.last_order_date,
+    scored.reference_date,
+    scored.recency_days,
+    scored.frequency,
+    scored.monetary,
+    scored.r_score,
+    scored.f_score,
+    scored.m_score,
+    scored.r_score::text || scored.f_score::text || scored.m_score::text as rfm_cell,
+    {{ rfm_segment('scored.r_score', 'scored.f_score', 'scored.m_score') }} as segment
 from scored
+left join {{ ref('countries') }} as countries on scored.country_code = countries.country_code

@@ -5,7 +5,8 @@ select
     m_score,
     segment,
     country_code,
+    country_name,
     count(*) as customers,
     sum(monetary) as lifetime_net_revenue
 from {{ ref('customer_segments') }}
-group by m_score, segment, country_code
+group by m_score, segment, country_code, country_name

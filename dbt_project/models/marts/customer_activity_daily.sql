@@ -1,0 +1,42 @@
+{#- One row per registered customer and day with an order (a sale line): the Customers dashboard
+    counts the distinct customers of the chosen period here, at one row per customer-day instead of
+    one per order line. The customer's country (of the first order) and current RFM segment are
+    copied onto each row, so that the dashboard's Country and Segment filters apply to these counts
+    as to the lifetime charts. Rebuilt whole from fct_orders; charts select days, hence the index. -#}
+{{ config(indexes=[{'columns': ['order_date']}]) }}
+with customer_days as (
+    select
+        customer_id,
+        order_date,
+        count(*) as orders,
+        sum(net_revenue) as net_revenue
+    from {{ ref('fct_orders') }}
+    where customer_id is not null and has_sale
+    group by customer_id, order_date
+),
+
+customers as (
+    -- customer_key: a number per customer, for the distinct counts: PostgreSQL counts distinct
+    -- integers several times faster than distinct text ids in the warehouse's C.UTF-8 collation.
+    select
+        customer_id,
+        country_code,
+        first_order_date,
+        row_number() over (order by customer_id) as customer_key
+    from {{ ref('dim_customers') }}
+)
+
+select
+    customer_days.order_date,
+    customer_days.customer_id,
+    customers.customer_key,
+    customers.country_code,
+    coalesce(countries.country_name, customers.country_code) as country_name,
+    segments.segment,
+    customer_days.order_date = customers.first_order_date as is_first_order_day,
+    customer_days.orders,
+    customer_days.net_revenue
+from customer_days
+inner join customers on customer_days.customer_id = customers.customer_id
+left join {{ ref('customer_segments') }} as segments on customer_days.customer_id = segments.customer_id
+left join {{ ref('countries') }} as countries on customers.country_code = countries.country_code
