@@ -5,7 +5,8 @@ public CDNs, and its logo from an S3 bucket (with a data-context id in the query
 offline, from a laptop on a train or a locked-down server, those pages lose their layout, tables and
 charts. The exact files those URLs serve are vendored under expectations/data_docs_assets/ (from the
 npm registry, each package with its licence); `make_offline` copies them into the built site and
-points every page and stylesheet at them by a relative path, so the site opens from disk.
+points every page and stylesheet at them by a relative path, so the site opens from disk. It also
+recomputes GX's own links to the site's static folder, one of which misses a level.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ SITE_FILES: dict[str, PurePosixPath] = {url: SITE_VENDOR_DIR / path for url, pat
 
 # A tag that loads something (script, stylesheet, icon, image) and the attribute holding its URL.
 _LOADING_TAG = re.compile(r"<(?:script|link|img)\b[^>]*>", re.IGNORECASE | re.DOTALL)
-_URL_ATTRIBUTE = re.compile(r"""\b(src|href)\s*=\s*(["'])(https?://[^"']*)\2""", re.IGNORECASE)
+_URL_ATTRIBUTE = re.compile(r"""\b(src|href)\s*=\s*(["'])([^"']*)\2""", re.IGNORECASE)
+# A site-relative path to GX's static folder, as its templates write it: "../../static/images/x.png".
+_STATIC_PATH = re.compile(r"^(?:\./|\.\./)*(static/[^?#]+)$")
 # Subresource integrity needs a CORS fetch, which browsers refuse for file:// pages: the vendored
 # files are checked against these hashes by the unit tests instead.
 _CORS_ATTRIBUTES = re.compile(r"""\s+(?:integrity|crossorigin)\s*=\s*(["'])[^"']*\1""", re.IGNORECASE)
@@ -87,11 +90,20 @@ def _offline_tag(tag: str, from_dir: PurePosixPath) -> str:
     match = _URL_ATTRIBUTE.search(tag)
     if match is None:
         return tag
-    local = local_url(match.group(3), from_dir)
+    url = match.group(3)
+    static = _STATIC_PATH.match(url)
+    if static:
+        # GX counts the folders of a validation page one short for its favicon (../ x4 for a page five
+        # folders deep): every link to the static folder is recomputed from the page's real place.
+        return _with_url(tag, match, PurePosixPath(os.path.relpath(static.group(1), from_dir)).as_posix())
+    local = local_url(url, from_dir)
     if local is None:
         return tag
-    tag = tag[: match.start(3)] + local + tag[match.end(3) :]
-    return _CORS_ATTRIBUTES.sub("", tag)
+    return _CORS_ATTRIBUTES.sub("", _with_url(tag, match, local))
+
+
+def _with_url(tag: str, match: re.Match, url: str) -> str:
+    return tag[: match.start(3)] + url + tag[match.end(3) :]
 
 
 def offline_html(html: str, from_dir: PurePosixPath) -> str:

@@ -69,6 +69,8 @@ def test_a_built_page_is_pointed_at_the_local_copies(tmp_path):
         'crossorigin="anonymous"></script>\n'
         f'<img class="NO-CACHE" src="{GX_ASSETS_BUCKET}logo-long.png?d=20250101T000000.0Z&dataContextId=1" alt="GX"/>\n'
         '<a href="https://greatexpectations.io/">Great Expectations</a>\n'
+        # GX 1.24 writes four levels up for the favicon of a page five folders deep.
+        '<link rel="shortcut icon" href="../../../../static/images/favicon.ico" type="image/x-icon"/>\n'
     )
     styles = tmp_path / "static" / "styles"
     styles.mkdir(parents=True)
@@ -84,6 +86,7 @@ def test_a_built_page_is_pointed_at_the_local_copies(tmp_path):
     assert '<script src="../../../../../static/vendor/bootstrap@4.3.1/dist/js/bootstrap.min.js"></script>' in html
     assert 'src="../../../../../static/images/logo-long.png" alt="GX"' in html
     assert '<a href="https://greatexpectations.io/">' in html
+    assert 'href="../../../../../static/images/favicon.ico"' in html
     assert "url('../images/logo-long.png')" in (styles / "data_docs_default_styles.css").read_text()
     for loaded in re.findall(r'(?:src|href)="(\.\./[^"]+)"', html):
         if "vendor" in loaded:
