@@ -68,11 +68,15 @@ def _chromium() -> str:
     return chromium
 
 
+# Read when the module loads: the stack fixture leaves no ECOM_ variable of the caller in os.environ.
+SCREENSHOTS_DIR = os.environ.get("ECOM_SCREENSHOTS_DIR")
+
+
 @pytest.fixture(scope="module")
 def screenshot_dirs(tmp_path_factory) -> list[Path]:
     dirs = [tmp_path_factory.mktemp("dashboard-screenshots")]
-    if os.environ.get("ECOM_SCREENSHOTS_DIR"):
-        extra = Path(os.environ["ECOM_SCREENSHOTS_DIR"])
+    if SCREENSHOTS_DIR:
+        extra = Path(SCREENSHOTS_DIR).resolve()
         extra.mkdir(parents=True, exist_ok=True)
         dirs.append(extra)
     return dirs
