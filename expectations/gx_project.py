@@ -1,5 +1,6 @@
 """The Great Expectations project: a file-backed GX context with the warehouse as its data source, one
-checkpoint per run, Data Docs, and the runner that validates the suites of expectations/suites.py.
+checkpoint per run, Data Docs (made to open offline by expectations/data_docs.py), and the runner that
+validates the suites of expectations/suites.py.
 
 One run validates several tables through ONE checkpoint (one validation definition per suite) and then
 updates GX's Data Docs (a static site) once, so results accumulate there. great_expectations takes
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expectations.data_docs import make_offline
 from expectations.suites import Suite
 
 # The GX project stores this placeholder, not the URL: no password is written to disk.
@@ -146,6 +148,7 @@ def validate(
         resource_identifiers=[identifier for key in run_results for identifier in (key, key.expectation_suite_identifier)]
     )
     _prune_stored_results(gx_dir, specs, keep_results)
+    make_offline(data_docs_index(gx_dir).parent)
     by_suite = {result.suite_name: result for result in run_results.values()}
     return [
         SuiteOutcome(

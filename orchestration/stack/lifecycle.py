@@ -4,6 +4,7 @@ stop it, report its state, serve the dbt docs beside it."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -108,18 +109,29 @@ def print_status(report: dict) -> None:
         say(f"  {name:<18} {service['state']}")
 
 
+# dbt docs loads dbt Labs' Snowplow tracker from a CDN when the manifest says usage stats are on.
+_DBT_DOCS_TRACKER = re.compile(r"//[a-z0-9]+\.cloudfront\.net/[0-9.]+/sp\.js")
+
+
 def dbt_docs(settings: Settings, serve: bool) -> int:
-    """Build the dbt docs (with the warehouse's catalog) and serve them on 127.0.0.1."""
+    """Build the dbt docs (with the warehouse's catalog) as one HTML file that opens from disk, with no
+    server and no internet, and serve them on 127.0.0.1 unless `serve` is off."""
     from orchestration.dbt_cli import DBT_EXECUTABLE
 
     ensure_warehouse(settings)
     export_stack_env(settings)
     target = settings.home / "dbt-docs"
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
-    subprocess.run([DBT_EXECUTABLE, "docs", "generate", *common], check=True)
-    say(f"dbt docs written to {target / 'index.html'}")
+    # --static also writes static_index.html, the page with the manifest and catalog inside it. With
+    # usage stats off, the page never loads the tracker; its URL is removed from the file as well.
+    subprocess.run([DBT_EXECUTABLE, "--no-send-anonymous-usage-stats", "docs", "generate", "--static", *common], check=True)
+    static_page = target / "static_index.html"
+    static_page.write_text(_DBT_DOCS_TRACKER.sub("", static_page.read_text(encoding="utf-8")), encoding="utf-8")
+    say(f"dbt docs written to {static_page} (open it in a browser; it needs no server)")
     if serve:
         port = str(settings.dbt_docs_port)
         say(f"serving the dbt docs on http://127.0.0.1:{port} (Ctrl-C to stop)")
         subprocess.run([DBT_EXECUTABLE, "docs", "serve", *common, "--host", "127.0.0.1", "--port", port, "--no-browser"])
+    else:
+        say(f"to serve them instead: ecom docs (http://127.0.0.1:{settings.dbt_docs_port})")
     return 0

@@ -224,15 +224,15 @@ def filter_scope(spec: dict[str, Any], charts: list[Asset], datasets_by_uuid: di
     return scoped
 
 
-def _default_data_mask(spec: dict[str, Any]) -> dict[str, Any]:
-    default = spec.get("default")
-    if default is None:
+def data_mask(spec: dict[str, Any], value: Any) -> dict[str, Any]:
+    """A native filter's state (Superset's data mask) with `value` chosen, or nothing chosen (None)."""
+    if value is None:
         return {"extraFormData": {}, "filterState": {}, "ownState": {}}
     if spec["type"] == "filter_time":
-        return {"extraFormData": {"time_range": default}, "filterState": {"value": default}, "ownState": {}}
+        return {"extraFormData": {"time_range": value}, "filterState": {"value": value}, "ownState": {}}
     if spec["type"] == "filter_timegrain":
-        return {"extraFormData": {"time_grain_sqla": default}, "filterState": {"value": [default]}, "ownState": {}}
-    values = list(default) if isinstance(default, (list, tuple)) else [default]
+        return {"extraFormData": {"time_grain_sqla": value}, "filterState": {"value": [value]}, "ownState": {}}
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
     return {
         "extraFormData": {"filters": [{"col": spec["column"], "op": "IN", "val": values}]},
         "filterState": {"value": values},
@@ -267,7 +267,7 @@ def _native_filter(
         "description": spec.get("description", ""),
         "targets": targets,
         "controlValues": control_values,
-        "defaultDataMask": _default_data_mask(spec),
+        "defaultDataMask": data_mask(spec, spec.get("default")),
         "cascadeParentIds": [],
         # Placeholder chart ids, remapped by the import like the position's (see dashboard_export).
         "scope": {

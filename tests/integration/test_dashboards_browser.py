@@ -1,8 +1,11 @@
 """A person's view of the dashboards: Debian's chromium driven by Playwright logs in through the form,
-opens each dashboard by its slug, waits until every chart has drawn, fails on any chart error or empty
-chart, picks a value in a native filter, applies it and checks that the charts it scopes draw again
-with other numbers. Full-page screenshots go to a pytest tmp dir and, when ECOM_SCREENSHOTS_DIR is
-set, there too.
+opens each dashboard by its slug, waits until every chart has drawn and fails on any chart error or
+empty chart. Then it opens the dashboard again from a link that chooses a period, a country and a
+category (the `native_filters` URL state of ecom_superset.dashboard_filters, from the filters the
+dashboard declares) and checks that every chart those filters scope got them and shows other numbers,
+that the others show the same, and that each filtered key figure equals SQL over its mart. Full-page
+screenshots, 1400 px wide (unfiltered and filtered) and 390 px wide (filtered), go to a pytest tmp dir
+and, when ECOM_SCREENSHOTS_DIR is set, there too.
 
 Playwright must not download a browser here: the test drives /usr/bin/chromium (`make browser`
 installs it) and fails, not skips, without it.
@@ -11,14 +14,17 @@ installs it) and fails, not skips, without it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from ecom_superset.bundle import filter_scope, load_assets, with_dbt_definitions
+from ecom_superset.bundle import load_assets, with_dbt_definitions
+from ecom_superset.dashboard_filters import FilterChoice, chart_filters, dashboard_path
 from ecom_superset.validate import DEFAULT_MANIFEST
 
 pytestmark = pytest.mark.integration
@@ -62,11 +68,15 @@ def _chromium() -> str:
     return chromium
 
 
+# Read when the module loads: the stack fixture leaves no ECOM_ variable of the caller in os.environ.
+SCREENSHOTS_DIR = os.environ.get("ECOM_SCREENSHOTS_DIR")
+
+
 @pytest.fixture(scope="module")
 def screenshot_dirs(tmp_path_factory) -> list[Path]:
     dirs = [tmp_path_factory.mktemp("dashboard-screenshots")]
-    if os.environ.get("ECOM_SCREENSHOTS_DIR"):
-        extra = Path(os.environ["ECOM_SCREENSHOTS_DIR"])
+    if SCREENSHOTS_DIR:
+        extra = Path(SCREENSHOTS_DIR).resolve()
         extra.mkdir(parents=True, exist_ok=True)
         dirs.append(extra)
     return dirs
@@ -130,76 +140,222 @@ def screenshot(page, name: str, dirs: list[Path]) -> None:
         shutil.copyfile(first, directory / f"{name}.png")
 
 
-def open_dashboard(page, stack, slug: str) -> None:
+def open_dashboard(page, stack, path: str, width: int = VIEWPORT["width"]) -> None:
     """Open a dashboard, then make the window as tall as the dashboard: every chart is in view, and
     the full-page screenshot needs no resize (a resize makes every chart draw again)."""
-    page.set_viewport_size(VIEWPORT)
-    page.goto(f"{stack.settings.superset_url}/superset/dashboard/{slug}/")
+    page.set_viewport_size({"width": width, "height": VIEWPORT["height"]})
+    page.goto(f"{stack.settings.superset_url}{path}")
     page.wait_for_selector('[data-test="dashboard-header-container"]')
     page.wait_for_selector('[data-test="chart-grid-component"]')
     height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
-
-
-def choose_first_option(page, filter_id: str) -> str:
-    """Open a native select filter in the filter bar and pick its first value; returns the value."""
-    page.locator(f'[data-test="{filter_id}"] .ant-select-selector').click()
-    option = page.locator(".ant-select-dropdown:not(.ant-select-dropdown-hidden) .ant-select-item-option").first
-    option.wait_for()
-    value = option.get_attribute("title") or option.inner_text()
-    option.click()
-    page.keyboard.press("Escape")
-    return value.strip()
-
-
-def watched_text(page, name: str) -> str | None:
-    return next((state["text"] for state in page.evaluate(CHART_STATES) if state["name"] == name), None)
+    page.set_viewport_size({"width": width, "height": max(VIEWPORT["height"], height)})
 
 
 ASSETS = load_assets()
+# The test stack's orders run from 2025-01-01 for 90 days: February is a whole month inside them.
+PERIOD = (date(2025, 2, 1), date(2025, 3, 1))
+PHONE_WIDTH = 390
+# Superset's time grains as PostgreSQL's date_trunc fields.
+TIME_GRAINS = {"P1D": "day", "P1W": "week", "P1M": "month", "P3M": "quarter", "P1Y": "year"}
+SIMPLE_OPERATORS = {"==": "=", "!=": "<>", ">": ">", "<": "<", ">=": ">=", "<=": "<="}
+
+
+@pytest.fixture(scope="module")
+def choice(stack) -> FilterChoice:
+    """The period, and the country and category with the most lines in it (so filtered charts have
+    data). A country filter on another column than the code (a name) gets the same country's value,
+    read from the filter's own dataset."""
+    with stack.warehouse() as conn:
+        country_code, category = conn.execute(
+            "select country_code, category from marts.fct_order_lines where order_date >= %s and order_date < %s"
+            " group by 1, 2 order by count(*) desc, 1, 2 limit 1",
+            PERIOD,
+        ).fetchone()
+        values = {"country_code": country_code, "category": category}
+        published = with_dbt_definitions(ASSETS, json.loads(DEFAULT_MANIFEST.read_text()))
+        datasets = {dataset.uuid: dataset for dataset in published.datasets}
+        for dashboard in ASSETS.dashboards:
+            for spec in dashboard.spec.get("filters", []):
+                if spec["type"] != "filter_select" or not spec["column"].startswith("country") or spec["column"] in values:
+                    continue
+                dataset = datasets[str(spec["dataset"])].spec
+                if "country_code" in {column["column_name"] for column in dataset["columns"]}:
+                    row = conn.execute(
+                        f'select "{spec["column"]}" from "{dataset["schema"]}"."{dataset["table_name"]}"'
+                        " where country_code = %s limit 1",
+                        (country_code,),
+                    ).fetchone()
+                    if row:
+                        values[spec["column"]] = row[0]
+    return FilterChoice(start=PERIOD[0], end=PERIOD[1], values=values)
+
+
+@pytest.fixture(scope="module")
+def chart_ids(stack) -> dict[int, str]:
+    """Superset's chart ids -> the charts' uuids."""
+    from ecom_superset.publisher import Superset
+
+    settings = stack.settings
+    superset = Superset(settings.superset_url, settings.superset_admin_user, settings.superset_admin_password)
+    return {superset.id_by_uuid("chart", chart.uuid): chart.uuid for chart in ASSETS.charts}
+
+
+class ChartData:
+    """The last chart data answer of each chart while it listens, by chart uuid."""
+
+    def __init__(self, page, chart_ids: dict[int, str]):
+        self.page, self.chart_ids = page, chart_ids
+        self.responses: list = []
+
+    def __enter__(self) -> ChartData:
+        self.page.on("response", self._on_response)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.page.remove_listener("response", self._on_response)
+
+    def _on_response(self, response) -> None:
+        if "/api/v1/chart/data" in response.url and response.request.method == "POST":
+            self.responses.append(response)
+
+    def by_chart(self) -> dict[str, tuple[dict, dict]]:
+        """uuid -> (the request's form data, the answer's first query result)."""
+        answers = {}
+        for response in self.responses:
+            assert response.status == 200, f"{response.url}: HTTP {response.status} {response.text()[:300]}"
+            form_data = response.request.post_data_json["form_data"]
+            # The filter bar's select filters fetch their choices through the same endpoint, with no chart.
+            if form_data.get("slice_id") is not None:
+                answers[self.chart_ids[form_data["slice_id"]]] = (form_data, response.json()["result"][0])
+        return answers
+
+
+def _condition(column: str, operator: str, value) -> tuple[str, list]:
+    """A chart's simple adhoc filter as SQL and its parameters."""
+    quoted = f'"{column}"'
+    if operator in SIMPLE_OPERATORS:
+        return f"{quoted} {SIMPLE_OPERATORS[operator]} %s", [value]
+    if operator in ("IN", "NOT IN"):
+        return f"{quoted} {'<> all' if operator == 'NOT IN' else '= any'}(%s)", [list(value)]
+    if operator in ("IS TRUE", "IS FALSE", "IS NULL", "IS NOT NULL"):
+        return f"{quoted} {operator.lower()}", []
+    raise AssertionError(f"the test does not know the filter operator {operator}")
+
+
+def key_figure_from_marts(stack, chart, dataset, extras: list[dict]) -> list[tuple]:
+    """What a big number chart must show, from SQL over its mart: its metric (the dataset's SQL, built
+    from the dbt metric definitions) under the chart's own filters and the dashboard filters in
+    `extras`, for the whole range (big_number_total) or per period of its time grain (big_number)."""
+    params = chart.spec["params"]
+    metric = next(m for m in dataset.spec["metrics"] if m["metric_name"] == params["metric"])
+    conditions, parameters = [], []
+    time_range = next((extra["time_range"] for extra in extras if "time_range" in extra), None)
+    for adhoc in params.get("adhoc_filters", []):
+        if adhoc.get("expressionType") == "SQL":
+            conditions.append(f"({adhoc['sqlExpression']})")
+        elif adhoc["operator"] == "TEMPORAL_RANGE":
+            if time_range:
+                start, end = (part.strip() for part in time_range.split(" : "))
+                conditions.append(f'"{adhoc["subject"]}" >= %s and "{adhoc["subject"]}" < %s')
+                parameters += [start, end]
+        else:
+            sql, values = _condition(adhoc["subject"], adhoc["operator"], adhoc.get("comparator"))
+            conditions.append(sql)
+            parameters += values
+    for extra in extras:
+        for condition in extra.get("filters", []):
+            sql, values = _condition(condition["col"], condition["op"], condition["val"])
+            conditions.append(sql)
+            parameters += values
+    where = " and ".join(conditions) or "true"
+    table = f'"{dataset.spec["schema"]}"."{dataset.spec["table_name"]}"'
+    with stack.warehouse() as conn:
+        if chart.spec["viz_type"] == "big_number_total":
+            return conn.execute(f"select {metric['expression']} from {table} where {where}", parameters).fetchall()
+        period = f"date_trunc('{TIME_GRAINS[params['time_grain_sqla']]}', \"{params['x_axis']}\")"
+        return conn.execute(
+            f"select {period}, {metric['expression']} from {table} where {where} group by 1 order by 1", parameters
+        ).fetchall()
+
+
+def _numbers_match(shown, expected) -> bool:
+    if shown is None or expected is None:
+        return shown is None and expected is None
+    return math.isclose(float(shown), float(expected), rel_tol=1e-9, abs_tol=1e-6)
+
+
+def assert_key_figure_equals_the_marts(stack, chart, dataset, result: dict, extras: list[dict]) -> None:
+    expected = key_figure_from_marts(stack, chart, dataset, extras)
+    label = chart.spec["params"]["metric"]
+    name = chart.spec["slice_name"]
+    if chart.spec["viz_type"] == "big_number_total":
+        shown = result["data"][0][label]
+        assert _numbers_match(shown, expected[0][0]), f"{name}: the dashboard shows {shown}, the marts give {expected[0][0]}"
+        return
+    x_axis = chart.spec["params"]["x_axis"]
+    shown_series = {
+        datetime.fromtimestamp(row[x_axis] / 1000, tz=UTC).date(): row[label] for row in result["data"] if row[label] is not None
+    }
+    expected_series = {
+        moment.date() if isinstance(moment, datetime) else moment: value for moment, value in expected if value is not None
+    }
+    assert shown_series.keys() == expected_series.keys(), f"{name}: periods {sorted(shown_series)} != {sorted(expected_series)}"
+    mismatched = {
+        day: (shown_series[day], expected_series[day])
+        for day in shown_series
+        if not _numbers_match(shown_series[day], expected_series[day])
+    }
+    assert not mismatched, f"{name}: dashboard vs marts per period: {mismatched}"
 
 
 @pytest.mark.parametrize("dashboard", ASSETS.dashboards, ids=[d.name for d in ASSETS.dashboards])
-def test_a_person_opens_the_dashboard_and_filters_it(stack, page, screenshot_dirs, dashboard):
+def test_a_person_opens_the_dashboard_filtered_by_period_country_and_category(
+    stack, page, screenshot_dirs, choice, chart_ids, dashboard
+):
     if page is None:
         _chromium()
     charts = ASSETS.charts_of(dashboard)
     # The datasets' columns, which decide a filter's scope, are the dbt models' (the stack parsed them).
     published = with_dbt_definitions(ASSETS, json.loads(DEFAULT_MANIFEST.read_text()))
     datasets = {dataset.uuid: dataset for dataset in published.datasets}
-    open_dashboard(page, stack, dashboard.spec["slug"])
-    before = {state["name"]: state["text"] for state in wait_for_charts(page, len(charts))}
+
+    with ChartData(page, chart_ids) as chart_data:
+        open_dashboard(page, stack, f"/superset/dashboard/{dashboard.spec['slug']}/")
+        before = {state["name"]: state["text"] for state in wait_for_charts(page, len(charts))}
+        unfiltered = chart_data.by_chart()
     assert set(before) == {chart.spec["slice_name"] for chart in charts}
     screenshot(page, dashboard.name, screenshot_dirs)
 
-    # The filter a person reaches for first: country where the dashboard has one, else the first select.
-    selects = [f for f in dashboard.spec["filters"] if f["type"] == "filter_select"]
-    chosen = next((f for f in selects if f["column"] == "country_code"), selects[0])
-    scoped = filter_scope(chosen, charts, datasets)
-    watched = next(c.spec["slice_name"] for c in scoped if c.spec["viz_type"] == "big_number_total")
-
-    data_responses: list[int] = []
-
-    def on_response(response) -> None:
-        if "/api/v1/chart/data" in response.url and response.request.method == "POST":
-            data_responses.append(response.status)
-
-    page.on("response", on_response)
-    try:
-        value = choose_first_option(page, chosen["id"])
-        page.click('[data-test="filter-bar__apply-button"]')
-        deadline = time.monotonic() + CHART_TIMEOUT
-        while len(data_responses) < len(scoped) and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
-        while watched_text(page, watched) == before[watched] and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
+    # The same dashboard opened from a link with the period, country and category already chosen.
+    with ChartData(page, chart_ids) as chart_data:
+        open_dashboard(page, stack, dashboard_path(dashboard.spec, choice))
         after = {state["name"]: state["text"] for state in wait_for_charts(page, len(charts))}
-    finally:
-        page.remove_listener("response", on_response)
-    assert len(data_responses) >= len(scoped), f"{len(data_responses)} chart queries after Apply, {len(scoped)} charts in scope"
-    assert all(status == 200 for status in data_responses), data_responses
-    assert after[watched] != before[watched], f"{watched} shows the same after filtering {chosen['name']} = {value}"
-    unscoped = [c.spec["slice_name"] for c in charts if c not in scoped and c.spec["viz_type"].startswith("big_number")]
-    for name in unscoped:
-        assert after[name] == before[name], f"{name} is not in the scope of {chosen['name']} but changed"
-    screenshot(page, f"{dashboard.name}-filtered-{chosen['column']}", screenshot_dirs)
+        filtered = chart_data.by_chart()
+    screenshot(page, f"{dashboard.name}-filtered", screenshot_dirs)
+
+    extras = {chart.uuid: chart_filters(dashboard, chart, charts, datasets, choice) for chart in charts}
+    for chart in charts:
+        name, big_number = chart.spec["slice_name"], chart.spec["viz_type"].startswith("big_number")
+        applied = filtered[chart.uuid][0].get("extra_form_data", {})
+        for extra in extras[chart.uuid]:
+            for condition in extra.get("filters", []):
+                assert condition in applied.get("filters", []), f"{name}: {condition} not applied from the URL: {applied}"
+            if "time_range" in extra:
+                assert applied.get("time_range") == extra["time_range"], f"{name}: the period is not applied: {applied}"
+        # The numbers the chart drew (a canvas has no text to compare), and a big number's text.
+        numbers_before, numbers_after = unfiltered[chart.uuid][1]["data"], filtered[chart.uuid][1]["data"]
+        if extras[chart.uuid]:
+            assert numbers_after != numbers_before, f"{name} got the same numbers with the filters {choice} as without"
+            if big_number:
+                assert after[name] != before[name], f"{name} shows the same with the filters {choice} as without"
+        else:
+            assert numbers_after == numbers_before, f"{name} is in the scope of none of the filters but its numbers changed"
+        if chart.spec["viz_type"] in ("big_number_total", "big_number") and extras[chart.uuid]:
+            assert_key_figure_equals_the_marts(
+                stack, chart, datasets[str(chart.spec["dataset_uuid"])], filtered[chart.uuid][1], extras[chart.uuid]
+            )
+
+    # A phone: the same filtered dashboard 390 px wide.
+    open_dashboard(page, stack, dashboard_path(dashboard.spec, choice), width=PHONE_WIDTH)
+    wait_for_charts(page, len(charts))
+    screenshot(page, f"{dashboard.name}-filtered-{PHONE_WIDTH}px", screenshot_dirs)
