@@ -142,7 +142,11 @@ def test_a_shared_measure_is_the_same_metric_in_every_dataset_that_offers_it(man
     add up, and by the distinct count where they do not (sales_orders_daily)."""
     datasets = load_assets(manifest=manifest).datasets
     for name in ("avg_order_value", "return_rate", "net_revenue"):
-        keys = ("verbose_name", "d3format", "description") if name == "avg_order_value" else ("expression", "verbose_name", "d3format")
+        keys = (
+            ("verbose_name", "d3format", "description")
+            if name == "avg_order_value"
+            else ("expression", "verbose_name", "d3format")
+        )
         definitions = [
             {key: metric[key] for key in keys}
             for dataset in datasets

@@ -2,8 +2,8 @@
     day without sales of a combination: a chart over time filtered by any of them shows a day, week or
     month without orders as zero, never as a line drawn across the gap. Days run from the first day
     with a line to today in the reporting time zone; is_current_period marks the days of the week and
-    month still under way when the model was built. Amounts add up across rows; orders and customers
-    do not (they are in sales_orders_daily). -#}
+    month still under way when the model was built, is_current_month those of the month. Amounts add
+    up across rows; orders and customers do not (they are in sales_orders_daily). -#}
 with orders as (
     select * from {{ ref('sales_orders_daily') }}
 ),
@@ -46,7 +46,9 @@ calendar as (
 current_period as (
     -- The earlier of the current week's Monday and month's first day: from there on, a week or
     -- month of the chart is not complete yet.
-    select least(date_trunc('week', date_day), date_trunc('month', date_day))::date as first_day
+    select
+        least(date_trunc('week', date_day), date_trunc('month', date_day))::date as first_day,
+        date_trunc('month', date_day)::date as first_day_of_month
     from today
 )
 
@@ -57,6 +59,7 @@ select
     combinations.country_name,
     combinations.sales_channel,
     calendar.date_day >= current_period.first_day as is_current_period,
+    calendar.date_day >= current_period.first_day_of_month as is_current_month,
     coalesce(daily.units_sold, 0) as units_sold,
     coalesce(daily.units_returned, 0) as units_returned,
     coalesce(daily.gross_revenue, 0) as gross_revenue,
