@@ -91,7 +91,32 @@ EXPLORE_FORM_DATA_CACHE_CONFIG = _cache("explore_form_data", 24 * 3600)
 FEATURE_FLAGS = {
     "DASHBOARD_RBAC": True,
     "ALERT_REPORTS": False,
+    # Registers the "Big Number with Time Period Comparison" chart (pop_kpi): the Sales overview's key
+    # figures against the previous period and last year. Without it those cards do not render.
+    "CHART_PLUGINS_EXPERIMENTAL": True,
 }
+
+# The marts hold calendar days: a time grain finer than a day would show every day's total at
+# midnight, and the week variants starting on Sunday or ending on Saturday would not match the ISO
+# weeks of the marts. What is not denied here: P1D, P1W, P1M, P3M, P1Y (day, week, month, quarter, year).
+TIME_GRAIN_DENYLIST = [
+    "PT1S",
+    "PT5S",
+    "PT30S",
+    "PT1M",
+    "PT5M",
+    "PT10M",
+    "PT15M",
+    "PT30M",
+    "PT0.5H",
+    "PT1H",
+    "PT6H",
+    "1969-12-28T00:00:00Z/P1W",
+    "1969-12-29T00:00:00Z/P1W",
+    "P1W/1970-01-03T00:00:00Z",
+    "P1W/1970-01-04T00:00:00Z",
+    "P0.25Y",
+]
 
 ROW_LIMIT = 50000
 SQLLAB_CTAS_NO_LIMIT = True

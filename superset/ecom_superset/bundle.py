@@ -9,6 +9,7 @@ here into Superset's `position` and `metadata`:
     sections: {row number (1-based): title}   a section header above that row (optional)
     rows: a list of rows, each a list of {chart: uuid, width (of 12), height}
     filter_bar: horizontal (default) or vertical
+    css: the dashboard's own CSS (optional), e.g. a layout for narrow screens
     filters: native filters, each {id, name, type, dataset, column, description, default, charts}
       type      filter_time, filter_select or filter_timegrain
       dataset   the dataset whose column feeds the choices (filter_select, filter_timegrain)
@@ -177,7 +178,7 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
     return {
         "dashboard_title": spec["dashboard_title"],
         "description": spec.get("description"),
-        "css": "",
+        "css": str(spec.get("css") or ""),
         "slug": spec.get("slug"),
         "uuid": dashboard.uuid,
         "published": True,

@@ -5,6 +5,7 @@ again duplicates nothing, and a column a mart gains reaches its dataset."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -89,26 +90,34 @@ def test_chart_data_requests_are_logged_to_the_log_file_not_the_metadata_databas
 def test_a_country_filter_changes_the_numbers_and_they_match_the_mart(stack, published):
     superset, assets = published
     chart_id = superset.id_by_uuid("chart", _chart(assets, "sales_revenue_by_country").uuid)
-    everything = _chart_data(superset, chart_id)
+
+    def whole_history(query):
+        _set_time_range(query, "No filter")
+
+    everything = _chart_data(superset, chart_id, whole_history)
     all_countries = _total(everything, "net_revenue")
-    country = max(everything, key=lambda row: row["net_revenue"])["country_code"]
+    country = max(everything, key=lambda row: row["net_revenue"])["country_name"]
 
     def only_country(query):
-        query["filters"].append({"col": "country_code", "op": "IN", "val": [country]})
+        whole_history(query)
+        query["filters"].append({"col": "country_name", "op": "IN", "val": [country]})
 
     one_country = _total(_chart_data(superset, chart_id, only_country), "net_revenue")
     assert 0 < one_country < all_countries
     with stack.warehouse() as conn:
-        in_mart = conn.execute(
-            "select sum(net_revenue) from marts.sales_daily_by_category_country where country_code = %s", (country,)
-        ).fetchone()[0]
-        mart_total = conn.execute("select sum(net_revenue) from marts.sales_daily_by_category_country").fetchone()[0]
+        in_mart = conn.execute("select sum(net_revenue) from marts.sales_daily where country_name = %s", (country,)).fetchone()[0]
+        lines_total = conn.execute("select sum(net_revenue) from marts.sales_daily_by_category_country").fetchone()[0]
     assert one_country == in_mart, "the chart's number differs from the mart"
-    assert all_countries == mart_total
+    assert all_countries == lines_total, "sales_daily adds up to the same revenue as the lines"
 
-    # The same filter on the revenue over time: its daily series adds up to the same amount.
+    # The same filter on the revenue over time (its comparison with a year ago needs a range with both
+    # ends): its daily series adds up to the same amount.
+    def only_country_in_a_range(query):
+        only_country(query)
+        _set_time_range(query, "2000-01-01 : 2100-01-01")
+
     over_time = superset.id_by_uuid("chart", _chart(assets, "sales_revenue_over_time").uuid)
-    assert _total(_chart_data(superset, over_time, only_country), "net_revenue") == in_mart
+    assert _total(_chart_data(superset, over_time, only_country_in_a_range), "net_revenue") == in_mart
 
 
 def test_a_category_filter_changes_the_products_numbers(stack, published):
@@ -126,26 +135,173 @@ def test_a_category_filter_changes_the_products_numbers(stack, published):
     assert _total(_chart_data(superset, chart_id), "net_revenue") > in_mart
 
 
-def test_a_time_range_changes_the_key_figures(stack, published):
+# The key figures: (chart with the previous period, chart with last year, metric).
+KEY_FIGURES = [
+    ("sales_net_revenue", "sales_kpi_net_revenue_last_year", "net_revenue"),
+    ("sales_kpi_orders", "sales_kpi_orders_last_year", "orders"),
+    ("sales_kpi_avg_order_value", "sales_kpi_avg_order_value_last_year", "avg_order_value"),
+    ("sales_kpi_customers", "sales_kpi_customers_last_year", "customers"),
+    ("sales_returns_total", "sales_kpi_returns_last_year", "refunded_amount"),
+]
+# The same figures computed in SQL from the mart, over the rows the filters select.
+FIGURES_SQL = """
+    select
+        sum(net_revenue) as net_revenue,
+        count(distinct order_id) filter (where orders > 0) as orders,
+        sum(gross_revenue) / nullif(count(distinct order_id) filter (where orders > 0), 0) as avg_order_value,
+        count(distinct customer_id) filter (where customers > 0) as customers,
+        sum(refunded_amount) as refunded_amount
+    from marts.sales_orders_daily
+    where order_date >= %(since)s and order_date < %(until)s
+        and category = any(%(categories)s) and country_name = any(%(countries)s) and sales_channel = any(%(channels)s)
+"""
+
+
+def _set_time_range(query: dict, time_range: str) -> None:
+    """What the Order date filter does to a chart's query: its time range replaces the chart's."""
+    for query_filter in query["filters"]:
+        if query_filter["op"] == "TEMPORAL_RANGE":
+            query_filter["val"] = time_range
+
+
+def _as_figure(metric: str, value) -> Decimal:
+    """A value as the SQL above gives it: no rows is 0 for counts and amounts; the ratio comes as a
+    float from Superset, compared to the 4th decimal place."""
+    figure = Decimal(str(value)) if value is not None else Decimal("0")
+    return figure.quantize(Decimal("0.0001")) if metric == "avg_order_value" else figure
+
+
+def test_the_key_figures_follow_every_filter_and_equal_the_mart(stack, published):
+    """Each key figure, with a date range, a category, a country and a sales channel applied as the
+    dashboard's native filters apply them, equals the same figure computed in SQL from the mart, and
+    so do its previous period (the same number of days just before) and last year's value."""
     superset, assets = published
-    chart_id = superset.id_by_uuid("chart", _chart(assets, "sales_net_revenue").uuid)
-    months = _chart_data(superset, chart_id)
-    assert len(months) >= 2, "the key figure needs two complete months to compare"
+    since, until = date(2025, 2, 1), date(2025, 3, 1)
     with stack.warehouse() as conn:
-        last = conn.execute(
-            "select period_start, net_revenue from marts.revenue_trends where grain = 'month' and is_complete_period"
-            " order by period_start desc limit 1"
+        category, country, channel = conn.execute(
+            "select category, country_name, sales_channel from marts.sales_orders_daily"
+            " where order_date >= %s and order_date < %s and sales_channel is not null"
+            " group by 1, 2, 3 order by count(distinct order_id) desc limit 1",
+            (since, until),
         ).fetchone()
-    assert Decimal(str(months[-1]["net_revenue"])) == last[1]
+        selection = {"categories": [category], "countries": [country], "channels": [channel]}
+        everything = {
+            "categories": _all(conn, "category"),
+            "countries": _all(conn, "country_name"),
+            "channels": _all(conn, "sales_channel"),
+        }
 
-    def until_last_month(query):
-        for query_filter in query["filters"]:
-            if query_filter["op"] == "TEMPORAL_RANGE":
-                query_filter["val"] = f"1900-01-01 : {last[0].isoformat()}"
+        def figures(start: date, end: date, rows: dict) -> dict:
+            cursor = conn.execute(FIGURES_SQL, {"since": start, "until": end, **rows})
+            values = cursor.fetchone()
+            return {column.name: _as_figure(column.name, value) for column, value in zip(cursor.description, values)}
 
-    earlier = _chart_data(superset, chart_id, until_last_month)
-    assert len(earlier) == len(months) - 1
-    assert earlier == months[:-1]
+        selected = figures(since, until, selection)
+        unfiltered = figures(since, until, everything)
+        length = until - since
+        previous = figures(since - length, since, selection)
+        last_year = figures(since.replace(year=since.year - 1), until.replace(year=until.year - 1), selection)
+    assert 0 < selected["orders"] < unfiltered["orders"], "the filters must select some orders, not all"
+    assert previous["orders"] > 0, "the previous period must have orders to compare with"
+
+    def filtered(query):
+        _set_time_range(query, f"{since.isoformat()} : {until.isoformat()}")
+        query["filters"] += [
+            {"col": "category", "op": "IN", "val": [category]},
+            {"col": "country_name", "op": "IN", "val": [country]},
+            {"col": "sales_channel", "op": "IN", "val": [channel]},
+        ]
+
+    for against_previous, against_last_year, metric in KEY_FIGURES:
+        [row] = _chart_data(superset, superset.id_by_uuid("chart", _chart(assets, against_previous).uuid), filtered)
+        assert _as_figure(metric, row[metric]) == selected[metric], against_previous
+        assert _as_figure(metric, row[f"{metric}__inherit"]) == previous[metric], f"{against_previous}: previous period"
+        [row] = _chart_data(superset, superset.id_by_uuid("chart", _chart(assets, against_last_year).uuid), filtered)
+        assert _as_figure(metric, row[metric]) == selected[metric], against_last_year
+        assert _as_figure(metric, row[f"{metric}__1 year ago"]) == last_year[metric], f"{against_last_year}: last year"
+
+
+def _all(conn, column: str) -> list:
+    return [row[0] for row in conn.execute(f"select distinct {column} from marts.sales_orders_daily").fetchall()]
+
+
+def test_days_without_orders_are_zeros_in_the_revenue_over_time(stack, published):
+    """Filtered to one category and country, the daily series has every day of the range, zero on the
+    days without a sale, each equal to the mart; by week it adds up the same days."""
+    superset, assets = published
+    since, until = date(2025, 3, 1), date(2025, 4, 15)  # the data ends in March: April has no orders
+    with stack.warehouse() as conn:
+        category, country = conn.execute(
+            "select category, country_name from marts.sales_orders_daily group by 1, 2 order by count(*) limit 1"
+        ).fetchone()
+        in_mart = dict(
+            conn.execute(
+                "select order_date, sum(net_revenue) from marts.sales_orders_daily"
+                " where category = %s and country_name = %s group by order_date",
+                (category, country),
+            ).fetchall()
+        )
+    chart_id = superset.id_by_uuid("chart", _chart(assets, "sales_revenue_over_time").uuid)
+
+    def one_combination(grain: str):
+        def change(query):
+            _set_time_range(query, f"{since.isoformat()} : {until.isoformat()}")
+            query["filters"] += [
+                {"col": "category", "op": "IN", "val": [category]},
+                {"col": "country_name", "op": "IN", "val": [country]},
+            ]
+            query["columns"][0]["timeGrain"] = grain
+            query["extras"]["time_grain_sqla"] = grain
+
+        return change
+
+    days = _chart_data(superset, chart_id, one_combination("P1D"))
+    by_day = {_day(row["order_date"]): Decimal(str(row["net_revenue"])) for row in days}
+    expected = {since + timedelta(n): in_mart.get(since + timedelta(n), Decimal("0")) for n in range((until - since).days)}
+    assert by_day == expected
+    assert any(value == 0 for value in by_day.values()), "the range must have days without sales"
+    assert all("net_revenue__1 year ago" in row for row in days), "the chart compares with a year ago"
+
+    weeks = _chart_data(superset, chart_id, one_combination("P1W"))
+    assert {_day(row["order_date"]).isoweekday() for row in weeks} == {1}
+    assert sum(Decimal(str(row["net_revenue"])) for row in weeks) == sum(expected.values())
+
+
+def _day(epoch_ms: int) -> date:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).date()
+
+
+def test_the_week_and_month_under_way_are_left_out_of_the_charts_over_time(stack, published):
+    superset, assets = published
+    with stack.warehouse() as conn:
+        first_incomplete_day, last_complete_month = conn.execute(
+            "select min(order_date) filter (where is_current_period),"
+            " (date_trunc('month', min(order_date) filter (where is_current_month)) - interval '1 month')::date"
+            " from marts.sales_daily"
+        ).fetchone()
+    assert first_incomplete_day is not None, "sales_daily runs to today"
+
+    def last_bucket(name: str) -> date:
+        chart_id = superset.id_by_uuid("chart", _chart(assets, name).uuid)
+        rows = _chart_data(superset, chart_id, lambda query: _set_time_range(query, "Last year"))
+        return max(_day(row["order_date"]) for row in rows)
+
+    assert last_bucket("sales_revenue_over_time") < first_incomplete_day
+    assert last_bucket("sales_returns_over_time") < first_incomplete_day
+    # By month, only the month under way is left out, not the last days of the month before that
+    # belong to the week under way.
+    assert last_bucket("sales_category_mix_per_month") == last_complete_month
+
+
+def test_the_time_grains_are_day_to_year(published):
+    superset, assets = published
+    dataset_id = superset.id_by_uuid("dataset", assets.dataset_for_table("marts", "sales_daily").uuid)
+    explore = superset._checked(
+        superset.client.get(superset._api("explore/"), params={"datasource_id": dataset_id, "datasource_type": "table"}),
+        "explore",
+    )["result"]
+    grains = {duration for duration, _name in explore["dataset"]["time_grain_sqla"] if duration}
+    assert grains == {"P1D", "P1W", "P1M", "P3M", "P1Y"}
 
 
 def test_publishing_again_duplicates_nothing(stack, published):

@@ -92,3 +92,14 @@ def test_a_chart_column_gets_the_reporting_currency_of_the_dbt_project(manifest)
         exported = yaml.safe_load(archive.read("ecommerce_analytics/charts/customers_top.yaml"))
         assert not [name for name in archive.namelist() if "${" in archive.read(name).decode()]
     assert exported["params"]["column_config"]["monetary"]["currencyFormat"] == {"symbol": "USD", "symbolPosition": "prefix"}
+
+
+def test_a_dashboard_css_reaches_the_export_and_defaults_to_none():
+    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
+    datasets = {d.uuid: d for d in assets.datasets}
+    sales = next(d for d in assets.dashboards if d.name == "sales_overview")
+    export = dashboard_export(sales, assets.charts_of(sales), datasets)
+    assert "@media (max-width: 767px)" in export["css"]
+    without_css = copy.deepcopy(sales)
+    without_css.spec.pop("css")
+    assert dashboard_export(without_css, assets.charts_of(sales), datasets)["css"] == ""

