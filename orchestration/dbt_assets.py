@@ -12,7 +12,7 @@ from psycopg import sql
 from pydantic import Field
 
 from expectations.suites import dbt_tests_evaluated_by_great_expectations, read_manifest
-from orchestration.dbt_cli import DbtSelection, candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
+from orchestration.dbt_cli import DBT_VARS, DbtSelection, candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.resources import DbtBuildPolicyResource, WarehouseResource
@@ -93,7 +93,7 @@ def dbt_models(
         full_refresh = True
     _prune_target_folders(keep=TARGET_FOLDERS_KEPT)
     selection = DbtSelection(select=config.select, exclude=config.exclude)
-    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh, selection=selection), context=context)
+    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh, selection=selection, dbt_vars=DBT_VARS), context=context)
     for event in invocation.stream():
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)

@@ -1,15 +1,15 @@
 """The dbt project and how dbt is invoked: importable before the manifest exists."""
 
-import csv
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, load_settings
 
 # dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`, or
 # `.venv/bin/ecom` run from a shell). dagster-dbt's project preparation runs `dbt` from PATH.
@@ -18,7 +18,19 @@ DBT_EXECUTABLE = str(VIRTUALENV_BIN / "dbt")
 if str(VIRTUALENV_BIN) not in os.get_exec_path():
     os.environ["PATH"] = os.pathsep.join([str(VIRTUALENV_BIN), *os.get_exec_path()])
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+def dbt_vars(reporting_currency: str) -> list[str]:
+    """dbt's `--vars` carrying the settings the models and their descriptions read: the reporting
+    currency (ECOM_REPORTING_CURRENCY). An env_var() inside a dbt var would not be rendered where the
+    schema files' descriptions and metric formats use the var, so it is passed on the command line."""
+    return ["--vars", json.dumps({"reporting_currency": reporting_currency})]
+
+
+# Every dbt invocation gets the vars, the manifest's parse included (Superset's currency comes from it).
+DBT_VARS = dbt_vars(load_settings().reporting_currency)
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, prepare_project_cli_args=["parse", "--quiet", *DBT_VARS]
+)
 # Under `dagster dev` the manifest is parsed again when the code location loads, so edited models show.
 dbt_project.prepare_if_dev()
 
@@ -52,9 +64,11 @@ def selection_args(selection: DbtSelection) -> list[str]:
     return args
 
 
-def dbt_build_args(*, full_refresh: bool = False, selection: DbtSelection = DbtSelection()) -> list[str]:
+def dbt_build_args(
+    *, full_refresh: bool = False, selection: DbtSelection = DbtSelection(), dbt_vars: Sequence[str] = ()
+) -> list[str]:
     """Arguments of the `dbt build` that materializes the selected models, seeds and tests."""
-    args = ["build"]
+    args = ["build", *dbt_vars]
     if full_refresh:
         args.append("--full-refresh")
     return args + selection_args(selection)
@@ -66,12 +80,6 @@ def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: flo
     past a share of what is built already, recomputing everything in bulk is faster (a 1.9M-line file
     on 2.2M built lines took 19.5 minutes incrementally, 81 s from scratch)."""
     return built_lines == 0 or new_lines > max_incremental_share * built_lines
-
-
-def currencies_with_rates() -> frozenset[str]:
-    """The currencies the marts can convert: those of the dbt project's rate table (seeds/currency_rates.csv)."""
-    with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open(newline="") as rates:
-        return frozenset(row["currency_code"] for row in csv.DictReader(rates))
 
 
 def candidate_schemas() -> dict[str, str]:

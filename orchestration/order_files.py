@@ -62,7 +62,7 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
 
     from ingestion.loader import load_landing, scan_landing
     from ingestion.sources import display_name, load_mappings
-    from orchestration.ingestion_assets import value_rules
+    from orchestration.ingestion_assets import rates_out_of_date_note, value_rules
 
     ensure_warehouse(settings)
     landing = scan_landing(folder)
@@ -81,13 +81,16 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
             bar.update(1)
 
         mappings = load_mappings([settings.sources_dir])
+        rules = value_rules(
+            settings.earliest_order_date, settings.rates_dir, settings.reporting_currency, settings.reporting_timezone
+        )
         summary = load_landing(
             settings.warehouse.url(),
             folder,
             mappings,
             on_file=advance,
             reload=frozenset(reload),
-            rules=value_rules(settings.earliest_order_date),
+            rules=rules,
             stable_seconds=settings.landing_stable_seconds,
         )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
@@ -97,6 +100,8 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
         f"rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
     )
     print_file_problems(summary.mapping_errors, [vars(result) for result in summary.files])
+    if summary.lines_after_last_rate:
+        say("note: " + rates_out_of_date_note(summary.lines_after_last_rate, rules, settings.rates_dir))
     return 1 if summary.problems or summary.mapping_errors else 0
 
 
@@ -131,6 +136,12 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings, rules=value_rules(settings.earliest_order_date))
+    result = preview_file(
+        path,
+        mappings,
+        rules=value_rules(
+            settings.earliest_order_date, settings.rates_dir, settings.reporting_currency, settings.reporting_timezone
+        ),
+    )
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1

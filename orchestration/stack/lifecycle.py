@@ -110,13 +110,13 @@ def print_status(report: dict) -> None:
 
 def dbt_docs(settings: Settings, serve: bool) -> int:
     """Build the dbt docs (with the warehouse's catalog) and serve them on 127.0.0.1."""
-    from orchestration.dbt_cli import DBT_EXECUTABLE
+    from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars
 
     ensure_warehouse(settings)
     export_stack_env(settings)
     target = settings.home / "dbt-docs"
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
-    subprocess.run([DBT_EXECUTABLE, "docs", "generate", *common], check=True)
+    subprocess.run([DBT_EXECUTABLE, "docs", "generate", *common, *dbt_vars(settings.reporting_currency)], check=True)
     say(f"dbt docs written to {target / 'index.html'}")
     if serve:
         port = str(settings.dbt_docs_port)
