@@ -13,7 +13,7 @@
 {% macro amount_in_reporting_currency(amount_local, currency_code, units_per_eur, reporting_units_per_eur) -%}
     case
         when {{ currency_code }} = '{{ var("reporting_currency") }}' then round({{ amount_local }}, 2)
-        else round({{ amount_local }} / {{ units_per_eur }} * {{ reporting_units_per_eur }}, 2)
+        else round({{ amount_local }} * {{ reporting_units_per_eur }} / {{ units_per_eur }}, 2)
     end
 {%- endmacro %}
 
