@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
