@@ -64,8 +64,12 @@ def raw_order_lines(
         rules=rules,
         stable_seconds=landing.stable_seconds,
     )
-    if summary.lines_after_last_rate:
-        context.log.warning(rates_out_of_date_note(summary.lines_after_last_rate, rules, landing.rates_path))
+    # Said in the run's log and its summary (`ecom run`): a newer rate file would change these amounts.
+    rates_note = (
+        rates_out_of_date_note(summary.lines_after_last_rate, rules, landing.rates_path) if summary.lines_after_last_rate else ""
+    )
+    if rates_note:
+        context.log.warning(rates_note)
     new_files = [result for result in summary.files if result.status != "skipped"]
     return dg.MaterializeResult(
         check_results=[ingestion_problems_check(summary, landing.ingestion_problems)],
@@ -80,6 +84,7 @@ def raw_order_lines(
             "rows_quarantined": summary.rows_quarantined,
             "rows_per_second": round(summary.rows_loaded / summary.seconds) if summary.seconds else 0,
             "lines_after_last_rate_day": summary.lines_after_last_rate,
+            "exchange_rates_note": rates_note,
             "files": markdown_table(
                 ["file", "source", "status", "rows loaded", "rows quarantined", "orders replaced", "error"],
                 [
