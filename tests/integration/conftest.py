@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg
@@ -101,10 +102,10 @@ def expected_amount(conn: psycopg.Connection, reporting: str, time_zone: str, ra
     )
 
 
-@pytest.fixture
-def ecb_expected_amount():
-    """expected_amount, for tests that load and build a warehouse of their own."""
-    return expected_amount
+@pytest.fixture(scope="session")
+def ecb():
+    """The tests' own reading of the ECB rates, for tests that compute expected amounts themselves."""
+    return SimpleNamespace(rates=ecb_rates, converted=converted, expected_amount=expected_amount)
 
 
 @dataclass
@@ -221,6 +222,12 @@ def generated_shop(settings: Settings, env: dict[str, str]) -> None:
         timeout=300,
     )
     assert generated.returncode == 0, generated.stderr
+
+
+@pytest.fixture(scope="session")
+def new_stack():
+    """throwaway_stack, for a module that needs a stack configured otherwise than the shared one."""
+    return throwaway_stack
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def landings(tmp_path):
     return first, second, next_day
 
 
-def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, landings, tmp_path, ecb_expected_amount):
+def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, landings, tmp_path, ecb):
     first, second, next_day = landings
     mappings = load_mappings()
 
@@ -191,7 +191,7 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
         ).fetchone()
     # The raw lines' amount in EUR computed from the ECB rates of each line's day, independently of dbt.
     with psycopg.connect(scratch_warehouse) as conn:
-        assert kpi_net_revenue == ecb_expected_amount(conn, "EUR", "UTC")
+        assert kpi_net_revenue == ecb.expected_amount(conn, "EUR", "UTC")
     assert moved_customer == (1,)
     # Dashboards and quality gates read these names: new kpi_daily columns may only come after them.
     assert kpi_columns[:10] == [
