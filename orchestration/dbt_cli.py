@@ -27,7 +27,8 @@ def dbt_vars(reporting_currency: str) -> list[str]:
 
 
 # Every dbt invocation gets the vars, the manifest's parse included (Superset's currency comes from it).
-DBT_VARS = dbt_vars(load_settings().reporting_currency)
+REPORTING_CURRENCY = load_settings().reporting_currency
+DBT_VARS = dbt_vars(REPORTING_CURRENCY)
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, prepare_project_cli_args=["parse", "--quiet", *DBT_VARS]
 )
@@ -80,6 +81,13 @@ def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: flo
     past a share of what is built already, recomputing everything in bulk is faster (a 1.9M-line file
     on 2.2M built lines took 19.5 minutes incrementally, 81 s from scratch)."""
     return built_lines == 0 or new_lines > max_incremental_share * built_lines
+
+
+def pricing_stamp(reporting_currency: str, rates_digest: str) -> str:
+    """What a build's amounts depend on beyond the lines: the reporting currency and the exchange rates.
+    Incrementally built lines keep the amounts of the build that priced them, so a build whose stamp
+    differs from the last one's must rebuild in full."""
+    return f"reporting currency {reporting_currency}, exchange rates {rates_digest}"
 
 
 def candidate_schemas() -> dict[str, str]:
