@@ -60,11 +60,17 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
     """Load new files from `folder` straight into the warehouse, with a progress bar."""
     from tqdm import tqdm
 
+    from ingestion.exchange_rates import load_exchange_rates
     from ingestion.loader import load_landing, scan_landing
     from ingestion.sources import display_name, load_mappings
     from orchestration.ingestion_assets import rates_out_of_date_note, value_rules
 
     ensure_warehouse(settings)
+    # The rates too, so that a `dbt build` run by hand after this load can price every line.
+    rates = load_exchange_rates(settings.warehouse.url(), settings.rates_dir)
+    say(
+        f"ECB exchange rates {rates.coverage.first_rate_day} .. {rates.coverage.last_rate_day}, {rates.rows_changed} rows new or changed"
+    )
     landing = scan_landing(folder)
     files = landing.files
     unknown = sorted(set(reload) - {path.name for path in files} - {display_name(path) for path in files})
