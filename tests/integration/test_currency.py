@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 HEADER = "order_id,ordered_at,customer_id,product_id,product_name,category,quantity,unit_price,currency,country,status,channel"
 # (order, day, product, quantity, unit price, currency)
 GBP_LINES = [
-    (f"G{day.day:02d}{n}", day, f"P{n}", quantity, price, "GBP")
+    (f"G{day:%y%m%d}-{n}", day, f"P{n}", quantity, price, "GBP")
     for day in (date(2024, 3, 25), date(2024, 3, 26), date(2024, 3, 27), date(2024, 4, 2), date(2024, 4, 3), date(2026, 11, 3))
     for n, (quantity, price) in enumerate([(1, "19.99"), (3, "7.35"), (2, "0.05"), (1, "1234.56")])
 ]
