@@ -148,7 +148,7 @@ def rates_out_of_date_note(lines: int, rules: ValueRules, rates_dir: Path) -> st
     last_day = rules.exchange_rates.last_rate_day.isoformat()
     return (
         f"{lines:,} line(s) are dated after the last ECB rate day ({last_day}) and are converted at that day's rates:"
-        f" drop a newer eurofxref-hist.zip from {ECB_DOWNLOAD_PAGE} into {rates_dir} and rebuild."
+        f" drop a newer eurofxref-hist.zip from {ECB_DOWNLOAD_PAGE} into {rates_dir}; the next run reprices them."
     )
 
 
