@@ -59,7 +59,9 @@ _EPOCH = date(1970, 1, 1)
 
 # --- shop behaviour -----------------------------------------------------------------
 _COUNTRY_SHARES = np.array([share for _, _, share in _COUNTRIES])
-# the rates of dbt_project/seeds/currency_rates.csv, so that a product's prices agree in EUR
+# Round units per EUR (near the ECB's rates of 2024-2025) that only set each country's list prices from
+# the EUR one: a shop's local price list stays put while rates move, and the marts convert every line at
+# the ECB rate of its own day (ingestion/exchange_rates.py), so amounts in EUR vary a little by day.
 _UNITS_PER_EUR = {"EUR": 1.0, "GBP": 0.85, "USD": 1.08, "SEK": 11.2, "DKK": 7.46, "CHF": 0.95}
 _CHANNEL_SHARES = np.array([0.55, 0.35, 0.10])
 _LINES_PER_ORDER_SHARES = np.array([0.45, 0.28, 0.14, 0.08, 0.05])  # 1..5 lines

@@ -71,6 +71,8 @@ class FileResult:
     error: str | None = None  # why it was not loaded
     source: str | None = None
     top_reasons: list[tuple[str, int, int]] = field(default_factory=list)  # (quarantine reason, rows, example line)
+    # Lines loaded dated after the last ECB rate publication: converted at its rates.
+    lines_after_last_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class LoadSummary:
     @property
     def seconds(self) -> float:
         return sum(result.seconds for result in self.files)
+
+    @property
+    def lines_after_last_rate(self) -> int:
+        return sum(result.lines_after_last_rate for result in self.files)
 
     @property
     def problems(self) -> list[FileResult]:
@@ -343,6 +349,7 @@ def load_file(
         time.monotonic() - started,
         source=mapping.name,
         top_reasons=mapper.top_reasons(),
+        lines_after_last_rate=mapper.lines_after_last_rate,
     )
 
 

@@ -126,3 +126,12 @@ create table if not exists quarantine.order_lines (
     raw_row        jsonb       not null,
     quarantined_at timestamptz not null default now()
 );
+
+-- The European Central Bank's euro reference rates (ingestion/exchange_rates.py): units of a currency
+-- per euro on each publication day, EUR itself at 1. dbt converts order lines with them.
+create table if not exists raw.exchange_rates (
+    rate_date     date    not null,
+    currency_code char(3) not null,
+    units_per_eur numeric not null check (units_per_eur > 0),
+    primary key (rate_date, currency_code)
+);

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
+from ingestion.exchange_rates import RateCoverage
 from ingestion.readers import TextBatch
 from ingestion.sources import (
     CONTRACT_COLUMNS,
@@ -96,8 +97,12 @@ class ValueRules:
     quality gate downstream."""
 
     earliest_order_date: date = EARLIEST_ORDER_DATE  # anything earlier is implausible
-    # Currencies the marts can convert; None: any ISO 4217 code.
-    currencies_with_rates: frozenset[str] | None = None
+    # The days each currency has an ECB rate on (ingestion/exchange_rates.py); None: no rate is needed.
+    exchange_rates: RateCoverage | None = None
+    # Lines in the reporting currency are never converted, so need no rate.
+    reporting_currency: str = "EUR"
+    # A line's day as the marts cut it, which is the day whose rate converts it.
+    reporting_timezone: str = "UTC"
 
 
 @dataclass
@@ -110,6 +115,8 @@ class BatchMapper:
     latest_ordered_at: pa.TimestampScalar  # anything later is in the future
     rules: ValueRules = field(default_factory=lambda: ValueRules())
     records: int = 0  # read so far, malformed ones included (a returned sale gives two lines from one)
+    # Lines loaded that are dated after the last ECB publication: converted at its rates.
+    lines_after_last_rate: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: dict[str, int] = field(default_factory=dict)  # reason -> its first line number
     _carry: _Carry = field(default_factory=_Carry)
@@ -126,10 +133,11 @@ class BatchMapper:
             records = self._filled_forward(records)
         values, checks = self._mapped(records, batch.source_lines)
         instants = _instants(values["ordered_at"], self.mapping)
-        reasons = _first_failures(
-            values, instants, self._plausible_dates("ordered_at", instants), checks, self.rules.currencies_with_rates
-        )
+        rate_check = self._without_rates(values["currency"], instants)
+        reasons = _first_failures(values, instants, self._plausible_dates("ordered_at", instants), checks, rate_check)
         good = pc.is_null(reasons)
+        if rate_check is not None:
+            self.lines_after_last_rate += pc.sum(pc.and_(good, rate_check.after_last_rate)).as_py() or 0
         lines = pa.table(
             {column: values[column] for column in CONTRACT_COLUMNS} | {"ordered_at": instants, "source_line": batch.source_lines}
         )
@@ -169,6 +177,32 @@ class BatchMapper:
             f"{name} is before {self.rules.earliest_order_date.isoformat()}": pc.less(instants, earliest),
             f"{name} is in the future": pc.greater(instants, self.latest_ordered_at),
         }
+
+    def _without_rates(self, currency: pa.Array, instants: pa.Array) -> _RateCheck | None:
+        """The lines whose currency (or the reporting currency) has no ECB rate on the line's day, with
+        the reason naming that currency and day. Per currency of the batch (a handful), vectorised."""
+        coverage, reporting = self.rules.exchange_rates, self.rules.reporting_currency
+        codes = [code for code in pc.unique(currency).to_pylist() if code is not None and code != reporting]
+        if coverage is None or not codes:
+            return None
+        zone = self.rules.reporting_timezone
+        days = pc.local_timestamp(instants.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us", zone))).cast(pa.date32())
+        reporting_rated = _within(days, coverage.ranges.get(reporting, ()))
+        missing = pa.nulls(len(currency), pa.string())
+        for code in codes:
+            rated = _within(days, coverage.ranges.get(code, ()))
+            lacking = pc.if_else(pc.invert(rated), code, pc.if_else(pc.invert(reporting_rated), reporting, NULL_TEXT))
+            missing = pc.if_else(pc.equal(currency, code), lacking, missing)
+        failed = pc.is_valid(missing)
+        reasons = (
+            pc.binary_join_element_wise("no ECB exchange rate for ", missing, " on ", days.cast(pa.string()), "")
+            if pc.any(failed).as_py()
+            else missing
+        )
+        after_last_rate = pc.and_(
+            pc.not_equal(currency, reporting), pc.greater(days, pa.scalar(coverage.last_rate_day, pa.date32()))
+        )
+        return _RateCheck(failed, reasons, after_last_rate)
 
     def top_reasons(self, count: int = 3) -> list[tuple[str, int, int]]:
         """(reason, rows, example line) of the most frequent reasons."""
@@ -463,12 +497,33 @@ def _local_to_utc(local_times: pa.Array, time_zone: str) -> pa.Array:
     return pc.subtract(local_times, offset)
 
 
+@dataclass(frozen=True)
+class _RateCheck:
+    failed: pa.Array  # no rate for the line's currency or the reporting currency on its day
+    reasons: pa.Array  # "no ECB exchange rate for RUB on 2024-03-12" where failed
+    after_last_rate: pa.Array  # converted lines dated after the last ECB publication
+
+
+def _within(days: pa.Array, ranges: tuple[tuple[date, date | None], ...]) -> pa.Array:
+    """Whether each day falls in one of the half-open ranges [start, end)."""
+    inside = pa.repeat(pa.scalar(False), len(days))
+    for start, end in ranges:
+        in_range = pc.greater_equal(days, pa.scalar(start, pa.date32()))
+        if end is not None:
+            in_range = pc.and_(in_range, pc.less(days, pa.scalar(end, pa.date32())))
+        inside = pc.or_(inside, in_range)
+    return inside
+
+
+RATE_CHECK = "no ECB exchange rate"
+
+
 def _first_failures(
     values: dict[str, pa.Array],
     instants: pa.Array,
     date_checks: dict[str, pa.Array],
     mapping_checks: dict[str, pa.Array],
-    rates: frozenset[str] | None,
+    rate_check: _RateCheck | None,
 ) -> pa.Array:
     """The reason each row is quarantined for, the first check it fails (CONTRACT.md); null if none."""
     quantity, unit_price, currency = values["quantity"], values["unit_price"], values["currency"]
@@ -487,7 +542,7 @@ def _first_failures(
         **date_checks,
         "missing currency": pc.is_null(currency),
         "unknown currency code": pc.invert(pc.is_in(currency, value_set=ISO_CURRENCIES)),
-        **_without_rates(currency, rates),
+        **({RATE_CHECK: rate_check.failed} if rate_check is not None else {}),
         # Optional: an empty country passes (the marts call it ZZ, unknown).
         "country is not an ISO 3166 code": pc.and_(
             pc.is_valid(values["country"]), pc.invert(pc.is_in(values["country"], value_set=ISO_COUNTRIES))
@@ -495,15 +550,9 @@ def _first_failures(
     }
     # A check on a missing value is null, which case_when takes as false: the "missing" check came first.
     failed = pa.StructArray.from_arrays(list(checks.values()), names=list(checks))
-    return pc.case_when(failed, *(pa.scalar(reason) for reason in checks))
-
-
-def _without_rates(currency: pa.Array, rates: frozenset[str] | None) -> dict[str, pa.Array]:
-    """A check per currency of the batch the marts cannot convert, naming it (few codes per batch)."""
-    if rates is None:
-        return {}
-    unrated = {code for code in pc.unique(currency).to_pylist() if code is not None} - rates
-    return {f"no exchange rate for {code}": pc.equal(currency, code) for code in sorted(unrated)}
+    # The rate check names the currency and day of each line.
+    texts = {RATE_CHECK: rate_check.reasons} if rate_check is not None else {}
+    return pc.case_when(failed, *(texts.get(reason, pa.scalar(reason)) for reason in checks))
 
 
 def _as_json_objects(records: pa.RecordBatch) -> list[str]:

@@ -12,7 +12,16 @@ from psycopg import sql
 from pydantic import Field
 
 from expectations.suites import dbt_tests_evaluated_by_great_expectations, read_manifest
-from orchestration.dbt_cli import DbtSelection, candidate_schemas, dbt_build_args, dbt_project, rebuild_in_full
+from orchestration.dbt_cli import (
+    DBT_VARS,
+    REPORTING_CURRENCY,
+    DbtSelection,
+    candidate_schemas,
+    dbt_build_args,
+    dbt_project,
+    pricing_stamp,
+    rebuild_in_full,
+)
 from orchestration.metadata import table_metadata
 from orchestration.publication import finish_candidate_build, start_candidate_build
 from orchestration.resources import DbtBuildPolicyResource, WarehouseResource
@@ -91,9 +100,15 @@ def dbt_models(
     if not full_refresh and rebuild_in_full(new_lines, built_lines, dbt_build_policy.max_incremental_share):
         context.log.info(f"{new_lines:,} new lines on {built_lines:,} built: rebuilding in full is faster than incrementally.")
         full_refresh = True
+    pricing = pricing_stamp(REPORTING_CURRENCY, exchange_rates_digest(conninfo))
+    if not full_refresh and pricing_of_build(conninfo, candidates["intermediate"]) != pricing:
+        context.log.info(
+            "The built lines were priced in another reporting currency or at other exchange rates: rebuilding in full."
+        )
+        full_refresh = True
     _prune_target_folders(keep=TARGET_FOLDERS_KEPT)
     selection = DbtSelection(select=config.select, exclude=config.exclude)
-    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh, selection=selection), context=context)
+    invocation = dbt.cli(dbt_build_args(full_refresh=full_refresh, selection=selection, dbt_vars=DBT_VARS), context=context)
     for event in invocation.stream():
         if isinstance(event, dg.Output):
             key = context.asset_key_for_output(event.output_name)
@@ -103,6 +118,8 @@ def dbt_models(
         yield event
     # A build narrowed by the launchpad's select/exclude is partial even when every asset was selected.
     complete = set(context.selected_asset_keys) == set(context.assets_def.keys) and not selection.narrows
+    if complete:
+        stamp_pricing(conninfo, candidates["intermediate"], pricing)
     finish_candidate_build(conninfo, context.run.run_id, complete=complete)
     # A successful build's folder (manifest copy, run results, logs) has served; a failed one's stays to read.
     shutil.rmtree(invocation.target_path, ignore_errors=True)
@@ -136,3 +153,30 @@ def lines_since_last_build(conninfo: str, intermediate_schema: str) -> tuple[int
         ).fetchone()[0]
         new = conn.execute("select count(*) from raw.order_lines where file_id > %s", (high_water_mark,)).fetchone()[0]
     return new, built
+
+
+def exchange_rates_digest(conninfo: str) -> str:
+    """A digest of every exchange rate loaded (raw.exchange_rates): a corrected or added rate changes it."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            "select md5(coalesce(string_agg(rate_date::text || currency_code || units_per_eur::text, ','"
+            " order by rate_date, currency_code), '')) from raw.exchange_rates"
+        ).fetchone()[0]
+
+
+def pricing_of_build(conninfo: str, intermediate_schema: str) -> str | None:
+    """The pricing stamp of the built lines (a comment on int_order_lines, which moves with the table when
+    the candidate and published schemas swap); None before the first build."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(
+            "select obj_description(to_regclass(%s), 'pg_class')", (f"{intermediate_schema}.int_order_lines",)
+        ).fetchone()[0]
+
+
+def stamp_pricing(conninfo: str, intermediate_schema: str, pricing: str) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("comment on table {} is {}").format(
+                sql.Identifier(intermediate_schema, "int_order_lines"), sql.Literal(pricing)
+            )
+        )

@@ -1,15 +1,15 @@
 """The dbt project and how dbt is invoked: importable before the manifest exists."""
 
-import csv
 import json
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.settings import DBT_PROJECT_DIR, load_settings
 
 # dbt is installed in this virtualenv, which need not be on PATH (a daemon started by `ecom up`, or
 # `.venv/bin/ecom` run from a shell). dagster-dbt's project preparation runs `dbt` from PATH.
@@ -18,7 +18,20 @@ DBT_EXECUTABLE = str(VIRTUALENV_BIN / "dbt")
 if str(VIRTUALENV_BIN) not in os.get_exec_path():
     os.environ["PATH"] = os.pathsep.join([str(VIRTUALENV_BIN), *os.get_exec_path()])
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+def dbt_vars(reporting_currency: str) -> list[str]:
+    """dbt's `--vars` carrying the settings the models and their descriptions read: the reporting
+    currency (ECOM_REPORTING_CURRENCY). An env_var() inside a dbt var would not be rendered where the
+    schema files' descriptions and metric formats use the var, so it is passed on the command line."""
+    return ["--vars", json.dumps({"reporting_currency": reporting_currency})]
+
+
+# Every dbt invocation gets the vars, the manifest's parse included (Superset's currency comes from it).
+REPORTING_CURRENCY = load_settings().reporting_currency
+DBT_VARS = dbt_vars(REPORTING_CURRENCY)
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, prepare_project_cli_args=["parse", "--quiet", *DBT_VARS]
+)
 # Under `dagster dev` the manifest is parsed again when the code location loads, so edited models show.
 dbt_project.prepare_if_dev()
 
@@ -52,9 +65,11 @@ def selection_args(selection: DbtSelection) -> list[str]:
     return args
 
 
-def dbt_build_args(*, full_refresh: bool = False, selection: DbtSelection = DbtSelection()) -> list[str]:
+def dbt_build_args(
+    *, full_refresh: bool = False, selection: DbtSelection = DbtSelection(), dbt_vars: Sequence[str] = ()
+) -> list[str]:
     """Arguments of the `dbt build` that materializes the selected models, seeds and tests."""
-    args = ["build"]
+    args = ["build", *dbt_vars]
     if full_refresh:
         args.append("--full-refresh")
     return args + selection_args(selection)
@@ -68,10 +83,11 @@ def rebuild_in_full(new_lines: int, built_lines: int, max_incremental_share: flo
     return built_lines == 0 or new_lines > max_incremental_share * built_lines
 
 
-def currencies_with_rates() -> frozenset[str]:
-    """The currencies the marts can convert: those of the dbt project's rate table (seeds/currency_rates.csv)."""
-    with (DBT_PROJECT_DIR / "seeds" / "currency_rates.csv").open(newline="") as rates:
-        return frozenset(row["currency_code"] for row in csv.DictReader(rates))
+def pricing_stamp(reporting_currency: str, rates_digest: str) -> str:
+    """What a build's amounts depend on beyond the lines: the reporting currency and the exchange rates.
+    Incrementally built lines keep the amounts of the build that priced them, so a build whose stamp
+    differs from the last one's must rebuild in full."""
+    return f"reporting currency {reporting_currency}, exchange rates {rates_digest}"
 
 
 def candidate_schemas() -> dict[str, str]:

@@ -9,7 +9,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.alerts import run_failure_alert
 from orchestration.dbt_assets import dbt_models
 from orchestration.dbt_cli import DBT_EXECUTABLE, candidate_schemas, dbt_project
-from orchestration.ingestion_assets import raw_order_lines
+from orchestration.ingestion_assets import raw_exchange_rates, raw_order_lines
 from orchestration.publication import publication_asset
 from orchestration.quality_checks import quality_checks
 from orchestration.quality_report import quality_report_for
@@ -42,6 +42,7 @@ def definitions_for(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             raw_order_lines,
+            raw_exchange_rates,
             dbt_models,
             quality_report_for(MART_KEYS),
             publication_asset(MART_KEYS, candidate_schemas()),

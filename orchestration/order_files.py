@@ -60,11 +60,17 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
     """Load new files from `folder` straight into the warehouse, with a progress bar."""
     from tqdm import tqdm
 
+    from ingestion.exchange_rates import load_exchange_rates
     from ingestion.loader import load_landing, scan_landing
     from ingestion.sources import display_name, load_mappings
-    from orchestration.ingestion_assets import value_rules
+    from orchestration.ingestion_assets import rates_out_of_date_note, value_rules
 
     ensure_warehouse(settings)
+    # The rates too, so that a `dbt build` run by hand after this load can price every line.
+    rates = load_exchange_rates(settings.warehouse.url(), settings.rates_dir)
+    say(
+        f"ECB exchange rates {rates.coverage.first_rate_day} .. {rates.coverage.last_rate_day}, {rates.rows_changed} rows new or changed"
+    )
     landing = scan_landing(folder)
     files = landing.files
     unknown = sorted(set(reload) - {path.name for path in files} - {display_name(path) for path in files})
@@ -81,13 +87,16 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
             bar.update(1)
 
         mappings = load_mappings([settings.sources_dir])
+        rules = value_rules(
+            settings.earliest_order_date, settings.rates_dir, settings.reporting_currency, settings.reporting_timezone
+        )
         summary = load_landing(
             settings.warehouse.url(),
             folder,
             mappings,
             on_file=advance,
             reload=frozenset(reload),
-            rules=value_rules(settings.earliest_order_date),
+            rules=rules,
             stable_seconds=settings.landing_stable_seconds,
         )
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
@@ -97,6 +106,8 @@ def ingest(settings: Settings, folder: Path, reload: list[str]) -> int:
         f"rows loaded {summary.rows_loaded} ({rate:,.0f} rows/s), quarantined {summary.rows_quarantined}"
     )
     print_file_problems(summary.mapping_errors, [vars(result) for result in summary.files])
+    if summary.lines_after_last_rate:
+        say("note: " + rates_out_of_date_note(summary.lines_after_last_rate, rules, settings.rates_dir))
     return 1 if summary.problems or summary.mapping_errors else 0
 
 
@@ -131,6 +142,12 @@ def preview(settings: Settings, path: Path) -> int:
     mappings = load_mappings([settings.sources_dir])
     for error in mappings.errors:
         say(f"mapping out of action: {error}")
-    result = preview_file(path, mappings, rules=value_rules(settings.earliest_order_date))
+    result = preview_file(
+        path,
+        mappings,
+        rules=value_rules(
+            settings.earliest_order_date, settings.rates_dir, settings.reporting_currency, settings.reporting_timezone
+        ),
+    )
     say(render(result))
     return 0 if result.mapping is not None and result.rejection is None else 1

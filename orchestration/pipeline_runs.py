@@ -184,6 +184,8 @@ def _print_summary(outcome: dict, seconds: float) -> None:
         )
     problems = outcome.get("ingestion_problems") or {}
     print_file_problems(problems.get("mapping_errors", []), problems.get("files", []))
+    if ingestion.get("exchange_rates_note"):
+        say(f"  note: {ingestion['exchange_rates_note']}")
     say(f"  dbt models and seeds built: {len(dbt_models)}")
     say(f"  checks passed: {passed} of {len(outcome['checks'])}")
     for name in failed:

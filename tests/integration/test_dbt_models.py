@@ -14,13 +14,13 @@ import shutil
 import subprocess
 import sys
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from ingestion.demo_data import DEFAULT_START, generate_orders
+from ingestion.exchange_rates import load_exchange_rates
 from ingestion.loader import load_landing
 from ingestion.sources import CONTRACT_COLUMNS, load_mappings
 from orchestration.settings import PostgresTarget
@@ -31,16 +31,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 ORDERS, DAYS, SEED = 3000, 60, 11
-UNITS_PER_EUR = {
-    "EUR": "1",
-    "USD": "1.08",
-    "GBP": "0.85",
-    "SEK": "11.2",
-    "DKK": "7.46",
-    "CHF": "0.95",
-    "PLN": "4.3",
-    "NOK": "11.5",
-}
 
 
 def dbt_build(warehouse_url: str, work_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -142,17 +132,6 @@ def write_corrections(path: Path, warehouse_url: str, day) -> None:
             writer.writerow(row)
 
 
-def raw_amount(warehouse_url: str) -> Decimal:
-    """The raw lines' amount in EUR computed here, independently of dbt: per line, rounded half away
-    from zero to the cent as PostgreSQL's round() does."""
-    total = Decimal("0")
-    with psycopg.connect(warehouse_url) as conn:
-        for quantity, unit_price, currency in conn.execute("select quantity, unit_price, currency from raw.order_lines"):
-            amount = Decimal(quantity) * unit_price / Decimal(UNITS_PER_EUR[currency])
-            total += amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return total
-
-
 @pytest.fixture
 def landings(tmp_path):
     """DAYS days of a demo shop with defects and broken files, and its next day apart."""
@@ -167,12 +146,13 @@ def landings(tmp_path):
     return first, second, next_day
 
 
-def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, landings, tmp_path):
+def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, landings, tmp_path, ecb):
     first, second, next_day = landings
     mappings = load_mappings()
 
     loaded = load_landing(scratch_warehouse, first, mappings)
     assert loaded.rows_loaded > 0 and loaded.rows_quarantined > 0
+    assert load_exchange_rates(scratch_warehouse, tmp_path / "rates").rows > 0
     assert_passed(dbt_build(scratch_warehouse, tmp_path))
     lines_after_first_build = rows_affected(tmp_path, "int_order_lines")
 
@@ -209,7 +189,9 @@ def test_incremental_build_gives_the_marts_of_a_full_refresh(scratch_warehouse, 
         days, first_day, last_day = conn.execute(
             "select count(*), min(order_date), max(order_date) from marts.kpi_daily"
         ).fetchone()
-    assert kpi_net_revenue == raw_amount(scratch_warehouse)
+    # The raw lines' amount in EUR computed from the ECB rates of each line's day, independently of dbt.
+    with psycopg.connect(scratch_warehouse) as conn:
+        assert kpi_net_revenue == ecb.expected_amount(conn, "EUR", "UTC")
     assert moved_customer == (1,)
     # Dashboards and quality gates read these names: new kpi_daily columns may only come after them.
     assert kpi_columns[:10] == [

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ingestion.exchange_rates import coverage, read_rates
 from ingestion.loader import load_landing
 from ingestion.sources import MappingSet, load_mappings
 from ingestion.transform import ValueRules
@@ -107,21 +108,21 @@ def test_each_bad_row_is_quarantined_with_its_reason(scratch_warehouse, tmp_path
     ]
 
 
-def test_the_caller_s_rules_set_the_earliest_date_and_the_currencies_with_rates(scratch_warehouse, tmp_path):
+def test_the_caller_s_rules_set_the_earliest_date_and_the_exchange_rates(scratch_warehouse, tmp_path):
     write(
         tmp_path / "orders_2024-06-01.csv",
         "O1,2024-06-01T00:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,de,completed,web",
         "O2,2024-05-31T23:59:59+00:00,C1,P1,Mug,Home,1,9.90,EUR,DE,completed,web",
         "O3,2024-06-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,EUR,,completed,web",
-        "O4,2024-06-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,JPY,,completed,web",
+        "O4,2024-06-02T10:00:00+00:00,C1,P1,Mug,Home,1,9.90,RUB,,completed,web",
     )
-    rules = ValueRules(earliest_order_date=date(2024, 6, 1), currencies_with_rates=frozenset({"EUR", "USD"}))
+    rules = ValueRules(earliest_order_date=date(2024, 6, 1), exchange_rates=coverage(read_rates(tmp_path / "no-newer-rates")))
     summary = load_landing(scratch_warehouse, tmp_path, tolerant(load_mappings()), rules=rules)
     assert (summary.rows_loaded, summary.rows_quarantined) == (2, 2)
     assert rows(scratch_warehouse, "select order_id, country from raw.order_lines order by 1") == [("O1", "DE"), ("O3", None)]
     assert rows(scratch_warehouse, "select source_line, reason from quarantine.order_lines order by 1") == [
         (3, "ordered_at is before 2024-06-01"),
-        (5, "no exchange rate for JPY"),
+        (5, "no ECB exchange rate for RUB on 2024-06-02"),
     ]
 
 

@@ -13,6 +13,7 @@ from test_dbt_models import assert_passed, dbt_build
 
 from expectations.gx_project import validate
 from expectations.suites import load_suites
+from ingestion.exchange_rates import load_exchange_rates
 from ingestion.loader import load_landing
 from ingestion.sources import load_mappings
 from orchestration.dbt_cli import dbt_project
@@ -46,6 +47,8 @@ def test_a_shop_without_optional_columns_passes_every_gate(scratch_warehouse, tm
     shop(landing)
     summary = load_landing(scratch_warehouse, landing, load_mappings())
     assert summary.count("loaded") == 1 and not summary.problems, summary
+    # The pipeline loads the ECB rates beside the lines (asset raw/exchange_rates): lines not in EUR need them.
+    load_exchange_rates(scratch_warehouse, tmp_path / "rates")
 
     assert_passed(dbt_build(scratch_warehouse, tmp_path))
     sqlalchemy_url = PostgresTarget.from_url(scratch_warehouse).url("postgresql+psycopg2")

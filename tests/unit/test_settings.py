@@ -64,3 +64,17 @@ def test_the_landing_folder_s_stable_time_is_a_number_of_seconds(monkeypatch):
         monkeypatch.setenv("ECOM_LANDING_STABLE_SECONDS", wrong)
         with pytest.raises(ValueError, match="ECOM_LANDING_STABLE_SECONDS is a number of seconds"):
             load_settings()
+
+
+def test_the_reporting_currency_is_an_iso_4217_code_and_the_rates_folder_lives_in_the_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path))
+    monkeypatch.delenv("ECOM_REPORTING_CURRENCY", raising=False)
+    monkeypatch.delenv("ECOM_RATES_DIR", raising=False)
+    settings = load_settings()
+    assert (settings.reporting_currency, settings.rates_dir) == ("EUR", tmp_path.resolve() / "rates")
+    assert settings.stack_env()["ECOM_REPORTING_CURRENCY"] == "EUR"
+    monkeypatch.setenv("ECOM_REPORTING_CURRENCY", "gbp")
+    assert load_settings().reporting_currency == "GBP"
+    monkeypatch.setenv("ECOM_REPORTING_CURRENCY", "GBX")
+    with pytest.raises(ValueError, match="ECOM_REPORTING_CURRENCY is an ISO 4217 currency code such as EUR or GBP, not 'GBX'"):
+        load_settings()

@@ -1,13 +1,14 @@
 {#- The one place where a line's amount and kind are defined; every fact and mart reads them from here
     (aggregations go through the metric macros in macros/metrics.sql). Predicates on order_id, file_id
     or customer_id are pushed down through this view to raw.order_lines, which the incremental
-    int_order_lines relies on. -#}
+    int_order_lines relies on. A line takes the exchange rate of its reporting day; the join is a left
+    one so that a line without a rate is never dropped: its null amount fails a test instead. -#}
 with lines as (
     select * from {{ ref('stg_shop__order_lines') }}
 ),
 
 rates as (
-    select * from {{ ref('currency_rates') }}
+    select * from {{ ref('int_exchange_rates__daily') }}
 )
 
 select
@@ -29,8 +30,13 @@ select
     lines.currency_code,
     lines.quantity > 0 as is_sale,
     lines.quantity * lines.unit_price as line_amount_local,
-    {{ amount_in_eur('lines.quantity * lines.unit_price', 'rates.units_per_eur') }} as line_amount,
+    {{ amount_in_reporting_currency(
+        'lines.quantity * lines.unit_price', 'lines.currency_code', 'rates.units_per_eur', 'rates.reporting_units_per_eur'
+    ) }} as line_amount,
     lines.file_id,
     lines.loaded_at
 from lines
-inner join rates on lines.currency_code = rates.currency_code
+left join rates
+    on
+        (lines.ordered_at at time zone '{{ var("reporting_timezone") }}')::date = rates.rate_date
+        and lines.currency_code = rates.currency_code
