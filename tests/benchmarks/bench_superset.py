@@ -1,14 +1,13 @@
 """Chart data latency of every dashboard chart on about 5 million order lines.
 
-    .venv/bin/python tests/benchmarks/bench_superset.py [--orders 2400000] [--days 365] [--requests 30] [--direct]
+    .venv/bin/python tests/benchmarks/bench_superset.py [--orders 2400000] [--days 365] [--requests 30]
                                                         [--clients 50] [--concurrent-requests 600]
                                                         [--concurrent-seconds 120] [--keep] [--home DIR]
 
 Starts a throw-away stack like tests/integration/conftest.py (a temporary ECOM_HOME, free ports),
 generates a year of demo orders (`ecom generate`, about 5M lines) and builds everything with
-`ecom run --no-demo` (Dagster run: load, dbt, Great Expectations, Superset publication). With
---direct it loads with `ecom ingest`, builds with `dbt build` and publishes with the publisher instead,
-without a Dagster run (same marts and dashboards, fewer moving parts).
+`ecom run --no-demo` (Dagster run: load, dbt, Great Expectations, write-audit-publish, Superset
+publication).
 
 Then, for every chart of every dashboard, it times GET /api/v1/chart/{id}/data/: --requests calls with
 ?force=true (Superset runs the SQL: uncached) and as many without (Superset's cache answers: cached),
@@ -53,7 +52,7 @@ from harness import print_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ECOM, DBT = str(BIN / "ecom"), str(BIN / "dbt")
+ECOM = str(BIN / "ecom")
 TARGET_MS = 200.0
 
 
@@ -87,8 +86,6 @@ def build_stack(env: dict[str, str], home: Path, args: argparse.Namespace) -> No
     from orchestration.settings import load_settings
 
     settings = load_settings()
-    # --direct loads from a folder the stack's landing sensor does not watch.
-    orders_dir = home / "bench-orders" if args.direct else settings.landing_dir
     say(f"generating {args.orders:,} orders over {args.days} days ...")
     run(
         env,
@@ -101,36 +98,12 @@ def build_stack(env: dict[str, str], home: Path, args: argparse.Namespace) -> No
         "--seed",
         "7",
         "--out",
-        str(orders_dir),
+        str(settings.landing_dir),
         label="ecom generate",
     )
-    if not args.direct:
-        say("ecom run --no-demo (the whole pipeline through Dagster) ...")
-        result = run(env, ECOM, "run", "--no-demo", label="ecom run")
-        print("\n".join(line for line in result.stdout.splitlines() if not line.startswith("  materialized")))
-        return
-    run(env, ECOM, "up", label="ecom up")
-    run(env, ECOM, "ingest", str(orders_dir), label="ecom ingest")
-    dbt_env = {**env, **settings.stack_env()}
-    dbt_args = [
-        "--project-dir",
-        "dbt_project",
-        "--profiles-dir",
-        "dbt_project",
-        "--target-path",
-        str(home / "dbt-target"),
-        "--log-path",
-        str(home / "dbt-logs"),
-    ]
-    run(dbt_env, DBT, "build", *dbt_args, label="dbt build")
-    from ecom_superset.publisher import publish_dashboards
-    from orchestration.resources import resources_for
-    from orchestration.superset_assets import _connect
-
-    superset, assets = _connect(resources_for(settings, secrets_from_environment=False)["superset"])
-    started = time.perf_counter()
-    publish_dashboards(superset, assets, settings.bi_reader_password)
-    say(f"  published the dashboards in {time.perf_counter() - started:.0f} s")
+    say("ecom run --no-demo (the whole pipeline through Dagster) ...")
+    result = run(env, ECOM, "run", "--no-demo", label="ecom run")
+    print("\n".join(line for line in result.stdout.splitlines() if not line.startswith("  materialized")))
 
 
 def dashboard_filter_choice(warehouse_url: str) -> FilterChoice:
@@ -301,7 +274,6 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=2_400_000, help="orders over the period (default 2.4M, about 5M lines)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=30, help="timed requests per chart, per mode")
-    parser.add_argument("--direct", action="store_true", help="load, build and publish without a Dagster run")
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients of the throughput measurement")
     parser.add_argument("--concurrent-requests", type=int, default=600, help="requests per mode shared by the clients")
     parser.add_argument("--concurrent-seconds", type=float, default=120, help="time limit per mode of the throughput measurement")

@@ -6,7 +6,7 @@ import http.server
 import json
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from ecom_superset.bundle import load_assets
+from ecom_superset.dashboard_filters import filtered_query_context
 from ecom_superset.publisher import Superset
 
 pytestmark = pytest.mark.integration
@@ -60,30 +61,30 @@ def test_a_new_file_reaches_the_marts_and_the_dashboard_by_itself(stack):
     assert wait_for(new_day_in_mart, timeout=300), "the new day never reached marts.kpi_daily"
     in_mart = time.monotonic() - dropped
 
-    superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
-    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
-    chart_id = superset.id_by_uuid("chart", chart.uuid)
-
     new_day_epoch_ms = calendar.timegm(new_day.timetuple()) * 1000
 
     def new_day_in_chart():
-        response = superset.client.get(f"{superset.url}/api/v1/chart/{chart_id}/data/")
-        return any(row.get("order_date") == new_day_epoch_ms for row in response.json()["result"][0]["data"])
+        # The chart has a row for every calendar day (zero without sales): the new day must have revenue.
+        rows = _chart_data(stack, f"{last_day.isoformat()} : {(new_day + timedelta(days=1)).isoformat()}")
+        return any(row.get("order_date") == new_day_epoch_ms and (row.get("net_revenue") or 0) > 0 for row in rows)
 
     assert wait_for(new_day_in_chart, timeout=180), "the dashboard's chart never showed the new day"
     in_dashboard = time.monotonic() - dropped
     print(f"\nnew day in marts.kpi_daily after {in_mart:.0f} s, in the dashboard chart after {in_dashboard:.0f} s")
 
 
-def _chart_data(stack, chart_kind: str = "echarts_timeseries_line") -> list[dict]:
-    """A dashboard chart's data as an uncached query returns it (force=true)."""
+def _chart_data(stack, time_range: str = "2025-01-01 : 2025-04-01") -> list[dict]:
+    """The revenue-over-time chart's data as an uncached query returns it (force=true) for a date range,
+    set as the dashboard's Order date filter sets it (its saved range is the previous calendar month,
+    and its year-ago comparison needs a range with both ends)."""
     superset = Superset(stack.settings.superset_url, stack.settings.superset_admin_user, stack.settings.superset_admin_password)
-    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == chart_kind)
-    response = superset.client.get(
-        f"{superset.url}/api/v1/chart/{superset.id_by_uuid('chart', chart.uuid)}/data/", params={"force": "true"}
-    )
-    response.raise_for_status()
-    return response.json()["result"][0]["data"]
+    chart = next(c for c in load_assets().charts if c.spec["viz_type"] == "echarts_timeseries_line")
+    chart_id = superset.id_by_uuid("chart", chart.uuid)
+    saved = superset._checked(superset.client.get(superset._api(f"chart/{chart_id}")), f"chart {chart_id}")["result"]
+    context = filtered_query_context(json.loads(saved["query_context"]), [{"time_range": time_range}])
+    context.update(force=True, result_format="json", result_type="full")
+    response = superset._checked(superset.client.post(superset._api("chart/data"), json=context), f"chart {chart_id} data")
+    return response["result"][0]["data"]
 
 
 def _published_kpis(stack) -> list[tuple]:
@@ -106,6 +107,7 @@ def test_a_defect_in_the_candidate_fails_its_gate_leaves_the_dashboards_and_the_
     job = definitions_for(stack.settings).resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.ephemeral()
     published, chart = _published_kpis(stack), _chart_data(stack)
+    assert any(row.get("net_revenue") for row in chart), "the chart compared below has no revenue to compare"
 
     built = job.get_subset(asset_selection=set(dbt_models.keys)).execute_in_process(instance=instance)
     assert built.success
