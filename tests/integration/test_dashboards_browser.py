@@ -25,6 +25,7 @@ import pytest
 
 from ecom_superset.bundle import load_assets, with_dbt_definitions
 from ecom_superset.dashboard_filters import FilterChoice, chart_filters, dashboard_path
+from ecom_superset.semantic import counted_distinct
 from ecom_superset.validate import DEFAULT_MANIFEST
 
 pytestmark = pytest.mark.integration
@@ -254,6 +255,8 @@ def key_figure_from_marts(stack, chart, dataset, extras: list[dict]) -> list[tup
     `extras`, for the whole range (big_number_total) or per period of its time grain (big_number)."""
     params = chart.spec["params"]
     metric = next(m for m in dataset.spec["metrics"] if m["metric_name"] == params["metric"])
+    # COUNT(DISTINCT ...), not the shortcut the dashboard's query may take (semantic.py, counted_once).
+    expression = counted_distinct(metric["expression"])
     conditions, parameters = [], []
     time_range = next((extra["time_range"] for extra in extras if "time_range" in extra), None)
     for adhoc in params.get("adhoc_filters", []):
@@ -277,10 +280,10 @@ def key_figure_from_marts(stack, chart, dataset, extras: list[dict]) -> list[tup
     table = f'"{dataset.spec["schema"]}"."{dataset.spec["table_name"]}"'
     with stack.warehouse() as conn:
         if chart.spec["viz_type"] == "big_number_total":
-            return conn.execute(f"select {metric['expression']} from {table} where {where}", parameters).fetchall()
+            return conn.execute(f"select {expression} from {table} where {where}", parameters).fetchall()
         period = f"date_trunc('{TIME_GRAINS[params['time_grain_sqla']]}', \"{params['x_axis']}\")"
         return conn.execute(
-            f"select {period}, {metric['expression']} from {table} where {where} group by 1 order by 1", parameters
+            f"select {period}, {expression} from {table} where {where} group by 1 order by 1", parameters
         ).fetchall()
 
 

@@ -6,7 +6,14 @@ import json
 import pytest
 
 from ecom_superset.bundle import load_assets
-from ecom_superset.semantic import SemanticError, columns_of, dataset_from_model, metrics_of, reporting_currency
+from ecom_superset.semantic import (
+    SemanticError,
+    columns_of,
+    counted_distinct,
+    dataset_from_model,
+    metrics_of,
+    reporting_currency,
+)
 from ecom_superset.validate import DEFAULT_MANIFEST
 from orchestration.dbt_cli import prepare_manifest
 
@@ -305,3 +312,9 @@ def test_counted_once_refuses_a_column_the_model_does_not_have():
     model["config"]["meta"]["metrics"][0]["counted_once"]["exact_under_filters_on"].append("segment")
     with pytest.raises(SemanticError, match="segment"):
         metrics_of(model)
+
+
+def test_counted_distinct_is_the_plain_sql_of_a_metric():
+    metrics = _metrics(CUSTOMER_DAYS)
+    assert counted_distinct(metrics["customers"]["expression"]) == "COUNT(DISTINCT customer_key)"
+    assert counted_distinct("SUM(net_revenue)") == "SUM(net_revenue)"
