@@ -9,13 +9,14 @@ selection of its rows adds up to (`config.meta.metrics`):
     {name, count: rows}                 COUNT(*); with `where`, the rows where it holds
     {name, count_distinct: column}      COUNT(DISTINCT column), for what repeats across rows (a customer
                                         active on several days); `where` applies as for `sum`
-      counted_once: {on_row: SQL | first_in_period: column, exact_under_filters_on: [columns]}
+      counted_once: {on_row: SQL, first_in_period: column, exact_under_filters_on: [columns]}
                                         the same count without DISTINCT (no sort: it scales with the
                                         rows read) when the chart neither groups the rows nor filters
                                         them on a column outside the list (one value per counted
-                                        thing): `on_row` is true on one row per counted thing;
-                                        `first_in_period` holds its previous row's day, so its first
-                                        row in the chart's time range counts it. A Jinja template
+                                        thing): `on_row` is true on one row per counted thing
+                                        (per day, with first_in_period); `first_in_period` holds its
+                                        previous day, so its first day in the time range counts it
+                                        (both: its first row of that day). A Jinja template
                                         (ENABLE_TEMPLATE_PROCESSING) chooses per query.
     {name, ratio: {numerator, denominator}}
                                         numerator / denominator, each a metric of the model (or else a
@@ -92,14 +93,16 @@ def _counted_once_sql(declaration: Mapping[str, Any], distinct_sql: str) -> str:
     """Superset renders metric expressions with Jinja, given the query's `columns`, `groupby`,
     `filter` (its filters, each with `col`) and `from_dttm` (the time range's start, ISO text)."""
     counted_once = declaration["counted_once"]
+    conditions = [f"({declaration['where']})"] if "where" in declaration else []
     if "on_row" in counted_once:
-        condition = f"({counted_once['on_row']})"
-    else:
+        conditions.append(f"({counted_once['on_row']})")
+    if "first_in_period" in counted_once:
         previous = counted_once["first_in_period"]
         start = "'{{ from_dttm[:10] }}'"
-        condition = f"({previous} IS NULL{{% if from_dttm %}} OR {previous} < {start}{{% endif %}})"
-    if "where" in declaration:
-        condition = f"({declaration['where']}) AND {condition}"
+        conditions.append(f"({previous} IS NULL{{% if from_dttm %}} OR {previous} < {start}{{% endif %}})")
+    if len(conditions) == (1 if "where" in declaration else 0):
+        raise SemanticError(f"counted_once of metric {_metric_name(declaration)} needs on_row, first_in_period or both")
+    condition = " AND ".join(conditions)
     exact_under = json.dumps(list(counted_once["exact_under_filters_on"]))
     other_filters = f"filter | map(attribute='col') | reject('in', {exact_under}) | list"
     return (

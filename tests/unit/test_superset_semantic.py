@@ -318,3 +318,25 @@ def test_counted_distinct_is_the_plain_sql_of_a_metric():
     metrics = _metrics(CUSTOMER_DAYS)
     assert counted_distinct(metrics["customers"]["expression"]) == "COUNT(DISTINCT customer_key)"
     assert counted_distinct("SUM(net_revenue)") == "SUM(net_revenue)"
+
+
+def test_counted_once_on_the_first_row_of_the_first_day_in_the_period(customer_days):
+    """Several rows per customer and day (one per category): the first row of the day counts."""
+    model = copy.deepcopy(CUSTOMER_DAYS)
+    model["columns"]["is_first_row"] = {"name": "is_first_row", "data_type": "boolean"}
+    model["config"]["meta"]["metrics"][0]["counted_once"]["on_row"] = "is_first_row"
+    conn = customer_days
+    conn.execute(
+        "create table category_rows as select *, category, category = 'a' as is_first_row from customer_days, (select 'a' as category union all select 'b')"
+    )
+    expression = _metrics(model)["customers"]["expression"]
+    for start, end in [("2025-01-01", "2025-02-01"), ("2025-01-20", "2025-02-03")]:
+        shortcut = _rendered(expression, filter=[{"col": "sales_day", "op": "TEMPORAL_RANGE"}], from_dttm=f"{start}T00:00:00")
+        where = f"sales_day >= '{start}' and sales_day < '{end}'"
+        (counted,) = conn.execute(f"select {shortcut} from category_rows where {where}").fetchone()
+        (distinct,) = conn.execute(f"select count(distinct customer_key) from category_rows where {where}").fetchone()
+        assert counted == distinct > 0
+    with pytest.raises(SemanticError, match="on_row, first_in_period"):
+        del model["config"]["meta"]["metrics"][0]["counted_once"]["on_row"]
+        del model["config"]["meta"]["metrics"][0]["counted_once"]["first_in_period"]
+        metrics_of(model)

@@ -2,9 +2,13 @@
     reporting day, product category, country and sales channel. Orders and customers are counted
     distinct over the selected rows (metrics in _marts.yml), so they stay right under any filter; they
     are counted on integer keys, and an order's sale rows mark one of them (is_order_first_row), which
-    the Orders metric adds up instead of counting distinct when no category filter splits the order.
+    the Orders metric adds up instead of counting distinct when no category filter splits the order;
+    likewise a customer's first row of a day and previous day with a sale (previous_order_date) let
+    the Customers metric add up each customer's first day in the chosen period when no category,
+    country or channel filter applies.
     Incremental by day (macros/daily_sales.sql): an order's sale lines are all on its day, so a
-    recomputed day holds all of its rows. -#}
+    recomputed day holds all of its rows; the later days of a customer whose lines changed are
+    recomputed too. -#}
 -- depends_on: {{ ref('int_order_footprints') }}
 {{ config_incremental_by('order_date', placeholder_marker='order_id', indexes=[{'columns': ['order_date']}]) }}
 
@@ -19,5 +23,6 @@
             ~ ' order by category, country_code, sales_channel) = 1, false) as is_order_first_row',
         ],
         lines=ref('int_order_lines__with_country'),
+        previous_customer_day=true,
     )
 }}
