@@ -55,6 +55,7 @@ import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
+from ingestion.demo_anomalies import Request
 from ingestion.demo_data import GenerationReport, History, generate_orders
 from ingestion.demo_files import file_path
 
@@ -72,6 +73,7 @@ class PassedOn(TypedDict, total=False):
     seed: int
     defect_rate: float
     progress: Callable[[int], None] | None
+    anomalies: Request | None
 
 
 def continue_orders(
