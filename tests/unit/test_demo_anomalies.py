@@ -4,6 +4,7 @@ lists, by the size it says, reproducibly (ingestion/demo_anomalies.py)."""
 from __future__ import annotations
 
 import csv
+import itertools
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def test_plan_keeps_anomalies_apart_after_the_warm_up() -> None:
     days = [day for anomaly in planned for day in range(anomaly.first_day, anomaly.first_day + anomaly.days)]
     assert min(days) >= WARM_UP_DAYS
     assert max(days) < 200 - 1  # never the last day
-    for earlier, later in zip(planned, planned[1:], strict=False):
+    for earlier, later in itertools.pairwise(planned):
         assert later.first_day >= earlier.first_day + earlier.days + 1, "anomalies on neighbouring days"
     for anomaly in planned:
         assert (anomaly.segment_type, anomaly.segment_value) in segments()
