@@ -174,15 +174,15 @@ def generate_orders(
     if history is not None and history.last_order + orders >= 10**10:
         raise ValueError("order numbers would pass ORD-9999999999")
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     start = start or (history.next_day if history is not None else None) or DEFAULT_START
     shop = Shop.create(seed=seed, orders=orders, days=days, start=start, history=history)
+    planned = demo_anomalies.plan(anomalies, seed, days, shop.salt) if anomalies is not None else []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     broken_files_by_day = plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
     arriving: dict[int, list[OrderLines]] = defaultdict(list)  # day -> lines of that day's file
     files: list[GeneratedFile] = []
     bad_lines_so_far = 0
-    planned = demo_anomalies.plan(anomalies, seed, days, shop.salt) if anomalies is not None else []
     anomaly_on_day = {day: anomaly for anomaly in planned for day in range(anomaly.first_day, anomaly.first_day + anomaly.days)}
     segment_orders = np.zeros((days, len(demo_anomalies.segments())), dtype=np.int64)  # before any injection
     injected: list[Injected] = []

@@ -20,6 +20,8 @@ SKIPPED_FILES_SHOWN = 10
 def anomaly_request(kinds: str | None, spreads: float | None) -> Request | None:
     """What ``--anomalies`` and ``--anomaly-spreads`` ask for (``ValueError`` when it cannot be read)."""
     if kinds is None:
+        if spreads is not None:
+            raise ValueError("--anomaly-spreads sizes the anomalies of --anomalies, which is missing")
         return None
     from ingestion.demo_anomalies import DEFAULT_SPREADS, Request
 

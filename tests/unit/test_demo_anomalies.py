@@ -227,3 +227,6 @@ def test_ecom_generate_explains_anomalies_that_do_not_fit(tmp_path: Path) -> Non
         main([*arguments, "--anomalies", "spike"])
     with pytest.raises(SystemExit, match="unknown anomaly kind"):
         main([*arguments, "--anomalies", "surge"])
+    with pytest.raises(SystemExit, match="--anomalies, which is missing"):
+        main([*arguments, "--anomaly-spreads", "4"])
+    assert not (tmp_path / "landing").exists()
