@@ -146,12 +146,14 @@ def segments() -> list[tuple[str, str]]:
     ]
 
 
-def plan(request: Request, seed: int, days: int, salt: tuple[int, ...] = ()) -> list[Planned]:
+def plan(request: Request, seed: int, days: int, salt: tuple[int, ...] = (), earlier_days: int = 0) -> list[Planned]:
     """The anomalies' days and segments, in day order (``ValueError`` when they do not fit).
 
-    A day is eligible after the warm-up and before the last day; an anomaly never touches or
-    follows right after another one, so a detector sees each against days without anomalies.
+    A day is eligible after the warm-up (``earlier_days``, the days known before the run, count
+    towards it) and before the last day; an anomaly never touches or follows right after another
+    one, so a detector sees each against days without anomalies.
     """
+    first_eligible = max(0, WARM_UP_DAYS - earlier_days)
     rng = random_stream(seed, _PLAN_STREAM, *salt)
     taken = np.zeros(days + 1, dtype=bool)  # a day an anomaly covers or borders
     planned: list[Planned] = []
@@ -159,13 +161,14 @@ def plan(request: Request, seed: int, days: int, salt: tuple[int, ...] = ()) -> 
         for _ in range(request.counts.get(kind, 0)):
             length = OUTAGE_DAYS if kind == "outage" else 1
             starts = [
-                start for start in range(WARM_UP_DAYS, days - length) if not taken[max(start - 1, 0) : start + length + 1].any()
+                start for start in range(first_eligible, days - length) if not taken[max(start - 1, 0) : start + length + 1].any()
             ]
             if not starts:
                 wanted = sum(request.counts.values())
                 raise ValueError(
-                    f"{wanted} anomalies do not fit in {days} days (none in the first {WARM_UP_DAYS} days or "
-                    "on the last one, none on neighbouring days): ask for fewer or generate more days"
+                    f"{wanted} anomalies do not fit in {days} days (none in the first {WARM_UP_DAYS} days of "
+                    "the folder's history, none on the last day or on neighbouring days): ask for fewer or "
+                    "generate more days"
                 )
             start = int(starts[rng.integers(len(starts))])
             taken[start : start + length] = True

@@ -111,6 +111,8 @@ class GenerationReport:
     history: History | None = None  # the history including this run
     continued_from: History | None = None  # the history this run continued, None for a fresh start
     anomalies: list[Injected] = field(default_factory=list)  # the days and segments an anomaly changed
+    # orders per segment of the run's last days (at most WARM_UP_DAYS, the earlier days' included)
+    segment_orders: np.ndarray | None = None
 
     @property
     def bad_lines(self) -> int:
@@ -140,6 +142,7 @@ def generate_orders(
     progress: Callable[[int], None] | None = None,
     history: History | None = None,
     anomalies: demo_anomalies.Request | None = None,
+    earlier_orders: np.ndarray | None = None,
 ) -> GenerationReport:
     """Write ``days`` daily order files with ``orders`` orders in total into ``out_dir``.
 
@@ -158,7 +161,11 @@ def generate_orders(
 
     ``anomalies`` injects spikes, drops, outages and lost days (``ingestion.demo_anomalies``);
     the report lists the days and segments they changed. The days without one are those of the
-    same run without anomalies, but for the order numbers after an anomaly.
+    same run without anomalies, but for the order numbers after an anomaly. ``earlier_orders``
+    are the orders per segment (``demo_anomalies.segments()``) of the days right before ``start``,
+    oldest first: they count towards the warm-up and the usual spread, so that a run continuing a
+    history can have anomalies from its first day; the report's ``segment_orders`` are those of
+    the run's last days, to pass on to the next run.
     """
     if orders < 0 or days < 1:
         raise ValueError("orders must be >= 0 and days >= 1")
@@ -176,7 +183,8 @@ def generate_orders(
 
     start = start or (history.next_day if history is not None else None) or DEFAULT_START
     shop = Shop.create(seed=seed, orders=orders, days=days, start=start, history=history)
-    planned = demo_anomalies.plan(anomalies, seed, days, shop.salt) if anomalies is not None else []
+    earlier_orders = np.zeros((0, len(demo_anomalies.segments())), dtype=np.int64) if earlier_orders is None else earlier_orders
+    planned = demo_anomalies.plan(anomalies, seed, days, shop.salt, len(earlier_orders)) if anomalies is not None else []
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     broken_files_by_day = plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
@@ -184,18 +192,19 @@ def generate_orders(
     files: list[GeneratedFile] = []
     bad_lines_so_far = 0
     anomaly_on_day = {day: anomaly for anomaly in planned for day in range(anomaly.first_day, anomaly.first_day + anomaly.days)}
-    segment_orders = np.zeros((days, len(demo_anomalies.segments())), dtype=np.int64)  # before any injection
+    # orders per day and segment before any injection, the earlier days' first
+    segment_orders = np.concatenate([earlier_orders, np.zeros((days, earlier_orders.shape[1]), dtype=np.int64)])
     injected: list[Injected] = []
     next_order_number = int(shop.calendar.first_order_number[0])
 
     for day in range(days):
         new_lines, arrival_day = simulate_day(shop, day, random_stream(seed, DAY_STREAM, day, *shop.salt))
         anomaly = anomaly_on_day.get(day)
+        segment_orders[len(earlier_orders) + day] = SegmentOrders(shop, new_lines).counts()
         if anomalies is not None:
-            segment_orders[day] = SegmentOrders(shop, new_lines).counts()
             if anomaly is not None:
                 column = demo_anomalies.segments().index((anomaly.segment_type, anomaly.segment_value))
-                spread = demo_anomalies.usual_spread(segment_orders[:day, column])
+                spread = demo_anomalies.usual_spread(segment_orders[: len(earlier_orders) + day, column])
                 new_lines, arrival_day, change = demo_anomalies.inject(
                     shop, day, new_lines, arrival_day, anomaly, spread, anomalies, seed
                 )
@@ -248,4 +257,5 @@ def generate_orders(
         history=this_run if history is None else history.merged(this_run),
         continued_from=history,
         anomalies=injected,
+        segment_orders=segment_orders[-demo_anomalies.WARM_UP_DAYS :],
     )

@@ -23,6 +23,7 @@ from ingestion.demo_anomalies import (
     usual_spread,
 )
 from ingestion.demo_data import GenerationReport, generate_orders
+from ingestion.demo_history import continue_orders, read_daily_orders
 from ingestion.loader import scan_landing
 from orchestration.cli import main
 
@@ -203,22 +204,37 @@ def test_the_same_seed_gives_the_same_files_and_ground_truth(runs, tmp_path: Pat
 def test_ecom_generate_writes_the_ground_truth_beside_the_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ECOM_HOME", str(tmp_path / "home"))
     landing = tmp_path / "landing"
-    arguments = ["generate", "--orders", "6000", "--days", "70", "--out", str(landing), "--anomalies", "spike,lost_day"]
+    arguments = ["generate", "--out", str(landing)]
 
-    assert main([*arguments, "--start", "2025-01-01"]) == 0
-    assert main([*arguments, "--anomaly-spreads", "4"]) == 0  # the next 70 days add to the ground truth
+    year = ["--orders", "6000", "--days", "70", "--start", "2025-01-01", "--anomalies", "spike,lost_day"]
+    assert main([*arguments, *year]) == 0
+    # the next two days: the folder's days count towards the warm-up, so the first can drop
+    assert main([*arguments, "--orders", "200", "--days", "2", "--anomalies", "drop", "--anomaly-spreads", "4"]) == 0
 
     truth = tmp_path / "landing-anomalies.csv"
     with truth.open(newline="") as file:
         rows = list(csv.DictReader(file))
     assert tuple(rows[0]) == GROUND_TRUTH_COLUMNS
-    first_run, second_run = rows[:2], rows[2:]
-    for run, first_day, spreads in ((first_run, date(2025, 1, 1), 3), (second_run, date(2025, 3, 12), 4)):
-        assert sorted(row["kind"] for row in run) == ["lost_day", "spike"]
-        assert all(date.fromisoformat(row["day"]) >= first_day + timedelta(days=WARM_UP_DAYS) for row in run)
-        (spike,) = [row for row in run if row["kind"] == "spike"]
-        assert float(spike["spreads"]) >= spreads
+    first_run, (drop,) = rows[:2], rows[2:]
+    assert sorted(row["kind"] for row in first_run) == ["lost_day", "spike"]
+    assert all(date.fromisoformat(row["day"]) >= date(2025, 1, 1) + timedelta(days=WARM_UP_DAYS) for row in first_run)
+    (spike,) = [row for row in first_run if row["kind"] == "spike"]
+    assert float(spike["spreads"]) >= 3
+    assert (drop["kind"], drop["day"]) == ("drop", "2025-03-12")
+    assert float(drop["spreads"]) <= -4 or drop["injected_orders"] == "0"
     assert all(path.name.startswith("orders_") for path in scan_landing(landing).files)
+
+
+def test_the_state_file_keeps_the_last_days_orders_before_injection(runs, tmp_path: Path) -> None:
+    _, plain, _ = runs
+    folder = tmp_path / "landing"
+    continue_orders(folder, **RUN, anomalies=Request.parse(REQUEST))
+    last_days = pd.date_range(end=RUN["start"] + timedelta(days=RUN["days"] - 1), periods=WARM_UP_DAYS).date.astype(str)
+    without_anomalies = _segment_orders(plain).reindex(index=last_days, fill_value=0)
+
+    kept = read_daily_orders(folder, RUN["start"] + timedelta(days=RUN["days"]))
+    np.testing.assert_array_equal(kept, without_anomalies.to_numpy())
+    assert read_daily_orders(folder, RUN["start"] + timedelta(days=RUN["days"] + 1)) is None  # not the days before
 
 
 def test_ecom_generate_explains_anomalies_that_do_not_fit(tmp_path: Path) -> None:
