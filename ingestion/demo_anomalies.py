@@ -21,8 +21,9 @@ The same day's other segments can change with it (a spike in DE also adds to the
 categories DE buys), never another value of the same segment type.
 
 Days and segments are chosen from the run's seed before any order is drawn (``plan``): only days after
-a warm-up of ``WARM_UP_DAYS`` (so a forecast made before the day can exist), never the last day (it
-is complete only once the next file arrived), no two anomalies on the same or adjacent days.
+a warm-up of ``WARM_UP_DAYS`` (so a forecast made before the day can exist; the days a continued
+folder already holds count, see ``demo_history.read_daily_orders``), never the last day (it is
+complete only once the next file arrived), no two anomalies on the same or adjacent days.
 The size of a spike or drop is decided on its day from the orders of the days before it (before
 injection), see ``usual_spread``.
 

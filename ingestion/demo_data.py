@@ -216,6 +216,8 @@ def generate_orders(
                 arriving[target_day].append(part)
         if anomaly is not None and anomaly.kind == "lost_day":  # its file never arrives; the next one
             arriving[day + 1] = arriving.pop(day, []) + arriving[day + 1]  # brings what it also carried
+            # and the broken files planned for it, so that every kind still shows up
+            broken_files_by_day[day + 1] = broken_files_by_day.pop(day, []) + broken_files_by_day.get(day + 1, [])
             continue
         rows = OrderLines.concat(arriving.pop(day, [])).sorted_for_file()
 

@@ -23,7 +23,9 @@ from ingestion.demo_anomalies import (
     usual_spread,
 )
 from ingestion.demo_data import GenerationReport, generate_orders
+from ingestion.demo_files import BROKEN_FILE_KINDS, plan_broken_files
 from ingestion.demo_history import continue_orders, read_daily_orders
+from ingestion.demo_shop import Shop
 from ingestion.loader import scan_landing
 from orchestration.cli import main
 
@@ -246,3 +248,18 @@ def test_ecom_generate_explains_anomalies_that_do_not_fit(tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match="--anomalies, which is missing"):
         main([*arguments, "--anomaly-spreads", "4"])
     assert not (tmp_path / "landing").exists()
+
+
+def test_the_broken_files_of_a_lost_day_come_with_the_next_day(tmp_path: Path) -> None:
+    request, days = Request.parse("lost_day"), 70
+    start = date(2025, 1, 1)
+    # a seed whose lost day is one a broken file was planned for
+    seed = next(
+        seed
+        for seed in range(2_000)
+        if plan(request, seed, days)[0].first_day
+        in plan_broken_files(seed, Shop.create(seed=seed, orders=3_000, days=days, start=start).calendar, "csv")
+    )
+    report = generate_orders(tmp_path, orders=3_000, days=days, seed=seed, start=start, defect_rate=0.01, anomalies=request)
+
+    assert sorted(file.broken for file in report.broken_files) == sorted(BROKEN_FILE_KINDS["csv"])
