@@ -104,9 +104,6 @@ class Planned:
     segment_type: str
     segment_value: str
 
-    def covers(self, day: int) -> bool:
-        return self.first_day <= day < self.first_day + self.days
-
 
 @dataclass(frozen=True)
 class Injected:
