@@ -51,7 +51,7 @@ with_customer_days as (
         coalesce(
             aggregated.customers > 0 and row_number() over (
                 partition by aggregated.customer_id, aggregated.order_date, aggregated.customers > 0
-                order by {{ dimension_list }}
+                order by {% for dimension in dimensions %}aggregated.{{ dimension }}{{ ', ' if not loop.last }}{% endfor %}
             ) = 1,
             false
         ) as is_customer_first_row
