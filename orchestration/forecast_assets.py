@@ -7,8 +7,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 
-from forecasting.models import BASELINE
-from forecasting.pipeline import ForecastRun, run_forecast
 from orchestration.metadata import markdown_table
 from orchestration.publication import PUBLISHED_MARTS
 from orchestration.resources import LandingResource, WarehouseResource
@@ -23,9 +21,11 @@ def _mean(values: pd.Series) -> float | None:
     return round(float(values.mean()), 3) if not values.empty else None
 
 
-def forecast_metadata(run: ForecastRun) -> dict:
+def forecast_metadata(run) -> dict:
     """The numbers to judge a run by in the UI: how many series, which models won, and whether they beat
     seasonal naive in the backtest (MASE, mean over series) with intervals that hold."""
+    from forecasting.models import BASELINE
+
     if run.origin is None:
         return {"series": 0, "note": "no complete day in marts.sales_orders_daily yet: nothing forecast"}
     chosen = run.scores[run.scores["chosen"]]
@@ -104,6 +104,10 @@ def _round(value: float | None) -> float | None:
     group_name="forecast",
 )
 def forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
+    # statsforecast takes seconds to import: only the run that forecasts pays for it, not every
+    # process that loads the code location.
+    from forecasting.pipeline import run_forecast
+
     today = datetime.now(ZoneInfo(landing.reporting_timezone)).date()
     run = run_forecast(warehouse.url(), today, warehouse.bi_reader_user)
     metadata = forecast_metadata(run)
