@@ -1,4 +1,4 @@
-"""Daily series to forecast, from the published mart marts.sales_orders_daily.
+"""Daily series to forecast, from the published marts.
 
 A series is a segment and a metric: the shop (`shop`), a product category (`category=Books`) or a
 country (`country=DE`), and `net_revenue` (in the reporting currency, as in the marts) or `orders`.
@@ -16,21 +16,24 @@ import psycopg
 METRICS = ("net_revenue", "orders")
 SHOP = "shop"
 
-# Orders as the mart's metric `orders` counts them (dbt_project/models/marts/_marts.yml,
-# sales_orders_daily): distinct orders with a sale line among the rows; net revenue adds up.
+# The daily figures dbt already computed with its metric macros (orders: distinct orders with a sale
+# line; net revenue in the reporting currency), at the grain of each kind of segment: the shop's from
+# kpi_daily; a category's added up over countries from sales_daily_by_category_country (an order has
+# one country, so its orders add up); a country's from int_sales__daily_by_country, which counts an
+# order spanning categories once (the published intermediate schema: no mart has that grain).
 DAILY_SEGMENTS_SQL = """
-select
-    order_date,
-    case
-        when grouping(category) = 0 then 'category=' || category
-        when grouping(country_code) = 0 then 'country=' || country_code
-        else 'shop'
-    end as segment,
-    sum(net_revenue)::float8 as net_revenue,
-    (count(distinct order_id) filter (where orders > 0))::float8 as orders
-from marts.sales_orders_daily
+select order_date, 'shop' as segment, net_revenue::float8 as net_revenue, orders::float8 as orders
+from marts.kpi_daily
 where order_date <= %(origin)s
-group by grouping sets ((order_date), (order_date, category), (order_date, country_code))
+union all
+select order_date, 'category=' || category, sum(net_revenue)::float8, sum(orders)::float8
+from marts.sales_daily_by_category_country
+where order_date <= %(origin)s
+group by order_date, category
+union all
+select order_date, 'country=' || country_code, net_revenue::float8, orders::float8
+from intermediate.int_sales__daily_by_country
+where order_date <= %(origin)s
 """
 
 
