@@ -25,6 +25,7 @@ def forecast_metadata(run) -> dict:
     """The numbers to judge a run by in the UI: how many series, which models won, and whether they beat
     seasonal naive in the backtest (MASE, mean over series) with intervals that hold."""
     from forecasting.models import BASELINE
+    from forecasting.series import split_series_id
 
     if run.origin is None:
         return {"series": 0, "note": "no complete day in marts.sales_orders_daily yet: nothing forecast"}
@@ -43,7 +44,7 @@ def forecast_metadata(run) -> dict:
         "series_too_short_for_backtest": int(chosen["mase"].isna().sum()),
         "duration_seconds": round(run.seconds, 1),
         "accuracy": markdown_table(
-            ["series", "model", "MASE", "seasonal naive MASE", "coverage 80%", "coverage 95%"],
+            ["segment", "metric", "model", "MASE", "seasonal naive MASE", "coverage 80%", "coverage 95%"],
             [
                 [
                     row.unique_id,
@@ -57,7 +58,7 @@ def forecast_metadata(run) -> dict:
             ],
         ),
         "preview": markdown_table(
-            ["series", "day", "model", "point", "95% interval"],
+            ["segment", "metric", "day", "model", "point", "95% interval"],
             [
                 [
                     row.unique_id,

@@ -17,6 +17,7 @@ from forecasting.models import (
     mark_choice,
     weekly_scale,
 )
+from forecasting.pipeline import ForecastRun
 from forecasting.series import daily_series
 
 CONFIG = ForecastConfig(horizon=90)
@@ -144,3 +145,16 @@ def test_holdout_scores_the_chosen_model_and_the_baseline_on_held_back_days():
     assert result["coverage95"] >= 0.85
     assert result["coverage80"] >= 0.65
     assert 0 <= result["baseline_coverage80"] <= 1
+
+
+def test_asset_metadata_sums_up_the_run(seasonal_result):
+    from orchestration.forecast_assets import forecast_metadata
+
+    scores, predicted = seasonal_result
+    series = pd.concat([weekly_series("shop|net_revenue", 240, seed=1), weekly_series("shop|orders", 240, seed=2, level=60)])
+    metadata = forecast_metadata(ForecastRun(date(2024, 8, 27), series, scores, predicted, seconds=1.5))
+    assert metadata["series"] == 2 and metadata["forecast_rows"] == 180
+    assert sum(metadata["models_chosen"].data.values()) == 2
+    assert metadata["mase_chosen"] < metadata["mase_seasonal_naive"]
+    assert "| shop | orders |" in metadata["accuracy"].md_str and "| shop | net_revenue |" in metadata["preview"].md_str
+    assert forecast_metadata(ForecastRun(None, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), 0.1))["series"] == 0
