@@ -47,7 +47,7 @@ def forecast_metadata(run) -> dict:
             ["segment", "metric", "model", "MASE", "seasonal naive MASE", "coverage 80%", "coverage 95%"],
             [
                 [
-                    row.unique_id,
+                    *split_series_id(row.unique_id),
                     row.model,
                     _round(row.mase),
                     _round(row.baseline_mase),
@@ -61,7 +61,7 @@ def forecast_metadata(run) -> dict:
             ["segment", "metric", "day", "model", "point", "95% interval"],
             [
                 [
-                    row.unique_id,
+                    *split_series_id(row.unique_id),
                     row.ds.date().isoformat(),
                     row.model,
                     _round(row.point),
