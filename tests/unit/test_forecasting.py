@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,3 +159,20 @@ def test_asset_metadata_sums_up_the_run(seasonal_result):
     assert metadata["mase_chosen"] < metadata["mase_seasonal_naive"]
     assert "| shop | orders |" in metadata["accuracy"].md_str and "| shop | net_revenue |" in metadata["preview"].md_str
     assert forecast_metadata(ForecastRun(None, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), 0.1))["series"] == 0
+
+
+def test_the_dbt_source_documents_the_columns_the_stage_writes():
+    # The Great Expectations check of each forecast table expects exactly the documented columns.
+    import yaml
+
+    from forecasting.store import ACCURACY_COLUMNS, FORECAST_COLUMNS
+
+    sources = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "marts" / "_forecast__sources.yml"
+    source = yaml.safe_load(sources.read_text())["sources"][0]
+    documented = {table["name"]: [column["name"] for column in table["columns"]] for table in source["tables"]}
+    stamps = ["forecast_origin", "made_at"]
+    assert documented == {
+        "daily_forecast": FORECAST_COLUMNS + stamps,
+        "model_accuracy": ACCURACY_COLUMNS + stamps,
+        "forecast_archive": FORECAST_COLUMNS + stamps,
+    }
