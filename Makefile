@@ -61,6 +61,7 @@ bench: bootstrap ## speed and memory benchmarks, each against a baseline measure
 	.venv/bin/python tests/benchmarks/bench_mappings.py
 	.venv/bin/python tests/benchmarks/bench_dbt.py
 	.venv/bin/python tests/benchmarks/bench_superset.py
+	.venv/bin/python tests/benchmarks/bench_forecast.py
 
 docs: bootstrap ## build the dbt docs and serve them on http://127.0.0.1:8580
 	.venv/bin/ecom docs

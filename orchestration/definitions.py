@@ -9,6 +9,7 @@ from dagster_dbt import DbtCliResource
 from orchestration.alerts import run_failure_alert
 from orchestration.dbt_assets import dbt_models
 from orchestration.dbt_cli import DBT_EXECUTABLE, candidate_schemas, dbt_project
+from orchestration.forecast_assets import forecasts
 from orchestration.ingestion_assets import raw_exchange_rates, raw_order_lines
 from orchestration.publication import publication_asset
 from orchestration.quality_checks import quality_checks
@@ -23,7 +24,7 @@ MART_KEYS = sorted((key for key in dbt_models.keys if key.path[0] == "marts"), k
 full_pipeline = dg.define_asset_job(
     "full_pipeline",
     selection=dg.AssetSelection.all(),
-    description="Load new files, build and test every dbt model, gate the data, publish to Superset.",
+    description="Load new files, build and test every dbt model, gate the data, publish to Superset, forecast.",
     # One process for all steps: a subprocess per step costs seconds each on a small machine.
     executor_def=dg.in_process_executor,
 )
@@ -46,6 +47,7 @@ def definitions_for(settings: Settings) -> dg.Definitions:
             dbt_models,
             quality_report_for(MART_KEYS),
             publication_asset(MART_KEYS, candidate_schemas()),
+            forecasts,
             *dataset_assets,
             superset_dashboards,
         ],
