@@ -9,12 +9,13 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 
 from ecom_superset.dashboard_filters import filtered_query_context
 from ecom_superset.default_period import reporting_today
 from orchestration.resources import resources_for
-from orchestration.superset_assets import _connect, publish_dashboards_for
+from orchestration.superset_assets import DASHBOARDS, _connect, publish_dashboards_for, shop_default_period
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +60,23 @@ def _mart_net_revenue(stack, since: str, until: str) -> Decimal:
         return conn.execute(
             "select sum(net_revenue) from marts.sales_orders_daily where order_date >= %s and order_date < %s", (since, until)
         ).fetchone()[0]
+
+
+def test_the_pipeline_run_publishes_the_period_of_today_and_records_why(stack, monkeypatch):
+    """The stack's `ecom run` (as the daily schedule runs it) chose the period for the real today: the
+    last complete month, as the data starts long before it; its materialization says which and why."""
+    for name in ("DAGSTER_HOME", "DAGSTER_PG_URL"):
+        monkeypatch.setenv(name, stack.settings.stack_env()[name])
+    event = dg.DagsterInstance.get().get_latest_materialization_event(DASHBOARDS)
+    metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    today = reporting_today(datetime.now(UTC), stack.settings.reporting_timezone)
+    expected = shop_default_period(resources_for(stack.settings, secrets_from_environment=False)["warehouse"], today)
+    assert expected.label.startswith("Last complete month")
+    assert metadata["default_period"] == f"{expected.label}: {expected.time_range} (end excluded)"
+    assert metadata["default_period_reason"] == f"today is {today} in {stack.settings.reporting_timezone}; {expected.reason}"
+    superset, _assets = _connect(resources_for(stack.settings, secrets_from_environment=False)["superset"])
+    for slug in SLUGS:
+        assert _default_masks(superset, slug)["filterState"]["value"] == expected.time_range, slug
 
 
 @pytest.mark.parametrize(
