@@ -74,6 +74,7 @@ def test_the_pipeline_run_publishes_the_period_of_today_and_records_why(stack, m
     assert expected.label.startswith("Last complete month")
     assert metadata["default_period"] == f"{expected.label}: {expected.time_range} (end excluded)"
     assert metadata["default_period_reason"] == f"today is {today} in {stack.settings.reporting_timezone}; {expected.reason}"
+    assert f"the dashboards open on: {metadata['default_period']}" in stack.first_run.stdout
     superset, _assets = _connect(resources_for(stack.settings, secrets_from_environment=False)["superset"])
     for slug in SLUGS:
         assert _default_masks(superset, slug)["filterState"]["value"] == expected.time_range, slug
