@@ -73,12 +73,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from ingestion import demo_anomalies
+from ingestion.demo_anomalies import Injected, SegmentOrders
 from ingestion.demo_files import GeneratedFile, plan_broken_files, write_broken_file, write_day_file
 from ingestion.demo_shop import (
     DAY_STREAM,
@@ -108,6 +110,9 @@ class GenerationReport:
     last_day: date | None = None
     history: History | None = None  # the history including this run
     continued_from: History | None = None  # the history this run continued, None for a fresh start
+    anomalies: list[Injected] = field(default_factory=list)  # the days and segments an anomaly changed
+    # orders per segment of the run's last days (at most WARM_UP_DAYS, the earlier days' included)
+    segment_orders: np.ndarray | None = None
 
     @property
     def bad_lines(self) -> int:
@@ -136,6 +141,8 @@ def generate_orders(
     compress: bool = False,
     progress: Callable[[int], None] | None = None,
     history: History | None = None,
+    anomalies: demo_anomalies.Request | None = None,
+    earlier_orders: np.ndarray | None = None,
 ) -> GenerationReport:
     """Write ``days`` daily order files with ``orders`` orders in total into ``out_dir``.
 
@@ -151,6 +158,14 @@ def generate_orders(
     history's customers, and the random streams also depend on the history, so that one day
     after another never repeats a day. Nothing is written but the day files; the report's
     ``history`` is the history including this run.
+
+    ``anomalies`` injects spikes, drops, outages and lost days (``ingestion.demo_anomalies``);
+    the report lists the days and segments they changed. The days without one are those of the
+    same run without anomalies, but for the order numbers after an anomaly. ``earlier_orders``
+    are the orders per segment (``demo_anomalies.segments()``) of the days right before ``start``,
+    oldest first: they count towards the warm-up and the usual spread, so that a run continuing a
+    history can have anomalies from its first day; the report's ``segment_orders`` are those of
+    the run's last days, to pass on to the next run.
     """
     if orders < 0 or days < 1:
         raise ValueError("orders must be >= 0 and days >= 1")
@@ -166,20 +181,44 @@ def generate_orders(
     if history is not None and history.last_order + orders >= 10**10:
         raise ValueError("order numbers would pass ORD-9999999999")
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     start = start or (history.next_day if history is not None else None) or DEFAULT_START
     shop = Shop.create(seed=seed, orders=orders, days=days, start=start, history=history)
+    earlier_orders = np.zeros((0, len(demo_anomalies.segments())), dtype=np.int64) if earlier_orders is None else earlier_orders
+    planned = demo_anomalies.plan(anomalies, seed, days, shop.salt, len(earlier_orders)) if anomalies is not None else []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     broken_files_by_day = plan_broken_files(seed, shop.calendar, file_format, shop.salt) if defect_rate > 0 else {}
     arriving: dict[int, list[OrderLines]] = defaultdict(list)  # day -> lines of that day's file
     files: list[GeneratedFile] = []
     bad_lines_so_far = 0
+    anomaly_on_day = {day: anomaly for anomaly in planned for day in range(anomaly.first_day, anomaly.first_day + anomaly.days)}
+    # orders per day and segment before any injection, the earlier days' first
+    segment_orders = np.concatenate([earlier_orders, np.zeros((days, earlier_orders.shape[1]), dtype=np.int64)])
+    injected: list[Injected] = []
+    next_order_number = int(shop.calendar.first_order_number[0])
 
     for day in range(days):
         new_lines, arrival_day = simulate_day(shop, day, random_stream(seed, DAY_STREAM, day, *shop.salt))
+        anomaly = anomaly_on_day.get(day)
+        segment_orders[len(earlier_orders) + day] = SegmentOrders(shop, new_lines).counts()
+        if anomalies is not None:
+            if anomaly is not None:
+                column = demo_anomalies.segments().index((anomaly.segment_type, anomaly.segment_value))
+                spread = demo_anomalies.usual_spread(segment_orders[: len(earlier_orders) + day, column])
+                new_lines, arrival_day, change = demo_anomalies.inject(
+                    shop, day, new_lines, arrival_day, anomaly, spread, anomalies, seed
+                )
+                injected.append(change)
+            new_lines = demo_anomalies.renumbered(new_lines, next_order_number)
+            next_order_number += len(SegmentOrders(shop, new_lines).orders)
         for target_day, part in split_by_day(new_lines, arrival_day):
             if target_day < days:  # events after the last day are never delivered
                 arriving[target_day].append(part)
+        if anomaly is not None and anomaly.kind == "lost_day":  # its file never arrives; the next one
+            arriving[day + 1] = arriving.pop(day, []) + arriving[day + 1]  # brings what it also carried
+            # and the broken files planned for it, so that every kind still shows up
+            broken_files_by_day[day + 1] = broken_files_by_day.pop(day, []) + broken_files_by_day.get(day + 1, [])
+            continue
         rows = OrderLines.concat(arriving.pop(day, [])).sorted_for_file()
 
         defect_kinds = np.full(len(rows), -1, dtype=np.int8)
@@ -203,18 +242,22 @@ def generate_orders(
             if progress is not None:
                 progress(generated.lines)
 
+    orders_before = history.last_order if history is not None else 0
+    orders_placed = next_order_number - 1 - orders_before if anomalies is not None else orders
     this_run = History(
         last_day=shop.calendar.dates[-1],
-        last_order=(history.last_order if history is not None else 0) + orders,
+        last_order=orders_before + orders_placed,
         last_customer=len(shop.customers.ids),
         customer_digits=shop.customers.id_digits,
     )
     return GenerationReport(
         files=files,
-        orders=orders,
+        orders=orders_placed,
         lines=sum(file.lines for file in files),
         first_day=shop.calendar.dates[0],
         last_day=shop.calendar.dates[-1],
         history=this_run if history is None else history.merged(this_run),
         continued_from=history,
+        anomalies=injected,
+        segment_orders=segment_orders[-demo_anomalies.WARM_UP_DAYS :],
     )

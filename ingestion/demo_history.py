@@ -49,12 +49,14 @@ from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv
 import pyarrow.json
 import pyarrow.parquet as pq
 
+from ingestion.demo_anomalies import Request, segments
 from ingestion.demo_data import GenerationReport, History, generate_orders
 from ingestion.demo_files import file_path
 
@@ -72,6 +74,7 @@ class PassedOn(TypedDict, total=False):
     seed: int
     defect_rate: float
     progress: Callable[[int], None] | None
+    anomalies: Request | None
 
 
 def continue_orders(
@@ -116,10 +119,14 @@ def continue_orders(
         start=start,
         compress=compress,
         history=history,
+        earlier_orders=read_daily_orders(out_dir, start),
         **passed_on,
     )
-    assert report.history is not None
-    write_state(out_dir, report.history)
+    assert report.history is not None and report.history.next_day is not None
+    # a run that ends before the history does (a --start inside it) keeps the history's daily orders
+    extends_history = report.last_day == report.history.last_day
+    daily_orders = report.segment_orders if extends_history else read_daily_orders(out_dir, report.history.next_day)
+    write_state(out_dir, report.history, daily_orders)
     return report
 
 
@@ -155,8 +162,30 @@ def read_state(folder: Path) -> History | None:
         return None
 
 
-def write_state(folder: Path, history: History) -> Path:
-    """Write the state file atomically (a dot file too while it is being written)."""
+def read_daily_orders(folder: Path, start: date) -> np.ndarray | None:
+    """The orders per segment (``demo_anomalies.segments()``) of the days right before ``start``,
+    oldest first, as the state file holds them; None when it holds none for those days."""
+    try:
+        state = json.loads((Path(folder) / STATE_FILE).read_text())
+        daily = state["daily_orders"]
+        if date.fromisoformat(state["last_day"]) + timedelta(days=1) != start or daily["segments"] != _segment_names():
+            return None
+        rows = [[int(orders) for orders in day.split(",")] for day in daily["days"]]
+        return np.array(rows, dtype=np.int64).reshape(-1, len(_segment_names()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _segment_names() -> list[str]:
+    return [f"{segment_type}/{value}" for segment_type, value in segments()]
+
+
+def write_state(folder: Path, history: History, daily_orders: np.ndarray | None = None) -> Path:
+    """Write the state file atomically (a dot file too while it is being written).
+
+    ``daily_orders`` are the orders per segment of the days up to the history's last day, before
+    any injected anomaly: the warm-up of the next run's anomalies (ingestion/demo_anomalies.py).
+    """
     path = Path(folder) / STATE_FILE
     state = {
         "about": "What `ecom generate` delivered to this folder; its next run continues after it. "
@@ -166,6 +195,10 @@ def write_state(folder: Path, history: History) -> Path:
         "last_customer": history.last_customer,
         "customer_digits": history.customer_digits,
     }
+    if daily_orders is not None:
+        # a line per day, oldest first
+        days = [",".join(map(str, day)) for day in daily_orders.tolist()]
+        state["daily_orders"] = {"segments": _segment_names(), "days": days}
     partial = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
     partial.write_text(json.dumps(state, indent=2) + "\n")
     partial.replace(path)

@@ -228,6 +228,7 @@ _VARIANTS = (
     ", White",
     " 2.0",
 )
+CATEGORY_NAMES = tuple(name for name, _, _, _ in _CATEGORIES)
 _PRODUCT_COUNT = 320
 _ZIPF_EXPONENT = 1.1
 _PRICE_ENDINGS_CENTS = np.array([1, 5, 10])  # x.99, x.95, x.90
@@ -296,6 +297,7 @@ class _Catalog:
     product_ids: np.ndarray  # bytes
     names: np.ndarray  # UTF-8 bytes
     categories: np.ndarray  # bytes
+    category_index: np.ndarray  # per product, an index into CATEGORY_NAMES
     price_cents: np.ndarray  # list price in the country's currency, shape (products, countries)
     popularity_cdf: np.ndarray
     accented_product: int  # a product whose name is not ASCII
@@ -325,6 +327,7 @@ class _Catalog:
             product_ids=np.array([f"P{i:04d}" for i in range(1, _PRODUCT_COUNT + 1)], dtype="S"),
             names=np.array([name.encode() for name in names]),
             categories=np.array([_CATEGORIES[c][0].encode() for c in category_of_product]),
+            category_index=category_of_product,
             price_cents=price_cents,
             popularity_cdf=np.cumsum(popularity),
             accented_product=next(i for i, name in enumerate(names) if not name.isascii()),
@@ -708,6 +711,8 @@ def _distinct_products(order_of_line: np.ndarray, product: np.ndarray, rng: np.r
 
 
 def split_by_day(lines: OrderLines, day: np.ndarray) -> Iterator[tuple[int, OrderLines]]:
+    if len(day) == 0:  # np.split would still give one (empty) part
+        return
     order = np.argsort(day, kind="stable")
     days, starts = np.unique(day[order], return_index=True)
     for target_day, index in zip(days, np.split(order, starts[1:]), strict=True):

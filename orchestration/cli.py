@@ -101,6 +101,21 @@ def preview(settings: Settings, file: str) -> int:
     help="also continue after the orders in this warehouse's raw.order_lines (no URL: the stack's warehouse)",
 )
 @click.option("--gzip", is_flag=True, help="gzip csv/jsonl files")
+@click.option(
+    "--anomalies",
+    metavar="KIND[:N],...",
+    help="inject anomalies, e.g. spike:4,drop:4,outage,lost_day (kinds: spike, drop, outage, lost_day)",
+)
+@click.option(
+    "--anomaly-spreads",
+    type=float,
+    help="size of a spike or drop in usual day-to-day spreads of its segment (default: 3)",
+)
+@click.option(
+    "--ground-truth",
+    metavar="FILE",
+    help="CSV of the days and segments the anomalies changed, appended to (default: OUT-anomalies.csv beside --out)",
+)
 @click.pass_obj
 def generate(
     settings: Settings,
@@ -113,13 +128,18 @@ def generate(
     start: str | None,
     warehouse: str | None,
     gzip: bool,
+    anomalies: str | None,
+    anomaly_spreads: float | None,
+    ground_truth: str | None,
 ) -> int:
     try:
         first_day = date.fromisoformat(start) if start else None
+        anomaly_request = order_files.anomaly_request(anomalies, anomaly_spreads)
     except ValueError as error:
         raise SystemExit(f"ecom generate: {error}") from error
+    out_dir = Path(out) if out else settings.landing_dir
     order_files.generate(
-        Path(out) if out else settings.landing_dir,
+        out_dir,
         orders=orders,
         days=days,
         seed=seed,
@@ -129,6 +149,9 @@ def generate(
         compress=gzip,
         # --warehouse alone: the stack's warehouse.
         warehouse_url=None if warehouse is None else warehouse or settings.warehouse.url(),
+        anomalies=anomaly_request,
+        # Not in the folder: the loader would take it for an order file.
+        ground_truth=Path(ground_truth) if ground_truth else order_files.default_ground_truth(out_dir),
     )
     return 0
 

@@ -5,12 +5,33 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.console import say
 from orchestration.settings import Settings
 from orchestration.stack.lifecycle import ensure_warehouse
 
+if TYPE_CHECKING:
+    from ingestion.demo_anomalies import Request
+
 SKIPPED_FILES_SHOWN = 10
+
+
+def anomaly_request(kinds: str | None, spreads: float | None) -> Request | None:
+    """What ``--anomalies`` and ``--anomaly-spreads`` ask for (``ValueError`` when it cannot be read)."""
+    if kinds is None:
+        if spreads is not None:
+            raise ValueError("--anomaly-spreads sizes the anomalies of --anomalies, which is missing")
+        return None
+    from ingestion.demo_anomalies import DEFAULT_SPREADS, Request
+
+    return Request.parse(kinds, DEFAULT_SPREADS if spreads is None else spreads)
+
+
+def default_ground_truth(out: Path) -> Path:
+    """Where ``ecom generate --anomalies`` writes its ground truth: beside the folder, not in it."""
+    folder = Path(out).resolve()
+    return folder.with_name(f"{folder.name}-anomalies.csv")
 
 
 def generate(
@@ -24,9 +45,13 @@ def generate(
     start: date | None,
     compress: bool,
     warehouse_url: str | None,
+    anomalies: Request | None = None,
+    ground_truth: Path | None = None,
 ) -> None:
     """Demo order files that continue what --out (and, with --warehouse, the warehouse) already
-    holds: new order and customer ids, days after the last one (see ingestion/demo_history.py)."""
+    holds: new order and customer ids, days after the last one (see ingestion/demo_history.py).
+    With ``anomalies``, the days and segments they changed are appended to ``ground_truth``."""
+    from ingestion.demo_anomalies import write_ground_truth
     from ingestion.demo_history import continue_orders
 
     try:
@@ -40,6 +65,7 @@ def generate(
             start=start,
             compress=compress,
             warehouse_url=warehouse_url,
+            anomalies=anomalies,
         )
     except (ValueError, OSError) as error:
         raise SystemExit(f"ecom generate: {error}") from error
@@ -52,6 +78,10 @@ def generate(
         f"wrote {len(report.files)} files, {report.orders} orders, {report.lines} lines to {out}"
         f" ({report.first_day} to {report.last_day})"
     )
+    if anomalies is not None and ground_truth is not None:
+        path = write_ground_truth(ground_truth, report.anomalies)
+        kinds = ", ".join(f"{sum(row.kind == kind for row in report.anomalies)} {kind}" for kind in anomalies.counts)
+        say(f"injected anomalies ({kinds} day-segments): ground truth in {path}")
     if report.last_day > date.today() + timedelta(days=1):
         say("note: the loader quarantines lines dated more than a day after the load ('ordered_at is in the future')")
 

@@ -77,17 +77,41 @@
 {%- endmacro %}
 
 
+{#- The later sale days of every registered customer on a line that changed since this model's
+    high-water mark (current or gone): a model that stores each customer's previous day with an order
+    recomputes those days too, since that previous day may have moved. A daily run, with today's
+    lines only, adds no day. -#}
+{% macro later_days_of_changed_customers(lines_relation, footprints_relation) -%}
+    select distinct later.order_date
+    from {{ lines_relation }} as later
+    inner join (
+        select
+            customer_id,
+            min(order_date) as first_changed_day
+        from {{ footprints_relation }}
+        where changed_file_id > {{ high_water_mark() }} and customer_id is not null
+        group by customer_id
+    ) as changed on later.customer_id = changed.customer_id
+    where later.is_sale and later.order_date > changed.first_changed_day
+{%- endmacro %}
+
+
 {#- The opening CTEs of a model incremental by customer or by day: `changed_customers` or
     `changed_days`, the keys to recompute (see the macros of those names), and `<cte>`, the rows of
-    `relation` with those keys; in a full build every row (every registered customer's). The model
+    `relation` with those keys; in a full build every row (every registered customer's). With
+    later_days_of_customers (by day), also the later days of the changed lines' customers. The model
     declares `-- depends_on: {{ ref('int_order_footprints') }}`, read only by incremental runs. -#}
-{% macro with_rows_to_recompute(cte, relation, by) -%}
+{% macro with_rows_to_recompute(cte, relation, by, later_days_of_customers=false) -%}
     {%- set key = {'customer': 'customer_id', 'day': 'order_date'}[by] -%}
     {%- set changed = 'changed_' ~ by ~ 's' -%}
 with
 {%- if is_incremental() %}
 {{ changed }} as (
     {{ changed_customers(ref('int_order_footprints')) if by == 'customer' else changed_days(ref('int_order_footprints')) }}
+    {%- if later_days_of_customers %}
+    union
+    {{ later_days_of_changed_customers(relation, ref('int_order_footprints')) }}
+    {%- endif %}
 ),
 {%- endif %}
 

@@ -9,7 +9,8 @@ here into Superset's `position` and `metadata`:
     sections: {row number (1-based): title}   a section header above that row (optional)
     rows: a list of rows, each a list of {chart: uuid, width (of 12), height}
     filter_bar: horizontal (default) or vertical
-    css: the dashboard's own CSS (optional), e.g. a layout for narrow screens
+    css: the dashboard's own CSS (optional), after the CSS every dashboard gets (assets/dashboard.css:
+         the layout for phones)
     filters: native filters, each {id, name, type, dataset, column, description, default, charts}
       type      filter_time, filter_select or filter_timegrain
       dataset   the dataset whose column feeds the choices (filter_select, filter_timegrain)
@@ -37,6 +38,8 @@ import yaml
 from ecom_superset.semantic import SemanticError, dataset_from_model, models_by_relation, reporting_currency
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+# The CSS every dashboard gets, before its own.
+DASHBOARD_CSS = ASSETS_DIR / "dashboard.css"
 BUNDLE_ROOT = "ecommerce_analytics"
 KINDS = ("databases", "datasets", "charts", "dashboards")
 # A date filter's `default` that the publication replaces with the period it chooses (with_default_period).
@@ -195,7 +198,7 @@ def dashboard_export(dashboard: Asset, charts: list[Asset], datasets_by_uuid: di
     return {
         "dashboard_title": spec["dashboard_title"],
         "description": spec.get("description"),
-        "css": str(spec.get("css") or ""),
+        "css": "\n".join(css for css in (DASHBOARD_CSS.read_text(), str(spec.get("css") or "")) if css),
         "slug": spec.get("slug"),
         "uuid": dashboard.uuid,
         "published": True,

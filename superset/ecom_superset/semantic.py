@@ -6,9 +6,18 @@ selection of its rows adds up to (`config.meta.metrics`):
 
     {sum: column}                       SUM(column); name, label and description default to the column's
     {name, sum: column, where: SQL}     SUM(CASE WHEN <where> THEN column ELSE 0 END)
-    {name, count: rows}                 COUNT(*)
+    {name, count: rows}                 COUNT(*); with `where`, the rows where it holds
     {name, count_distinct: column}      COUNT(DISTINCT column), for what repeats across rows (a customer
                                         active on several days); `where` applies as for `sum`
+      counted_once: {on_row: SQL, first_in_period: column, exact_under_filters_on: [columns]}
+                                        the same count without DISTINCT (no sort: it scales with the
+                                        rows read) when the chart neither groups the rows nor filters
+                                        them on a column outside the list (one value per counted
+                                        thing): `on_row` is true on one row per counted thing
+                                        (per day, with first_in_period); `first_in_period` holds its
+                                        previous day, so its first day in the time range counts it
+                                        (both: its first row of that day). A Jinja template
+                                        (ENABLE_TEMPLATE_PROCESSING) chooses per query.
     {name, ratio: {numerator, denominator}}
                                         numerator / denominator, each a metric of the model (or else a
                                         column, summed): computed from the sums over the selected rows
@@ -20,8 +29,11 @@ time column, cache); its columns, metrics and description come from here at publ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+
+from jinja2.sandbox import SandboxedEnvironment
 
 # Contract data types Superset can put on a time axis and filter by a time range.
 TEMPORAL_TYPES = {"date", "timestamp", "timestamp without time zone", "timestamptz", "timestamp with time zone"}
@@ -73,17 +85,50 @@ def _metric_label(declaration: Mapping[str, Any]) -> str:
     return str(declaration.get("label") or _humanized(_metric_name(declaration)))
 
 
+def _counted_rows_sql(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _counted_once_sql(declaration: Mapping[str, Any], distinct_sql: str) -> str:
+    """Superset renders metric expressions with Jinja, given the query's `columns`, `groupby`,
+    `filter` (its filters, each with `col`) and `from_dttm` (the time range's start, ISO text)."""
+    counted_once = declaration["counted_once"]
+    conditions = [f"({declaration['where']})"] if "where" in declaration else []
+    if "on_row" in counted_once:
+        conditions.append(f"({counted_once['on_row']})")
+    if "first_in_period" in counted_once:
+        previous = counted_once["first_in_period"]
+        start = "'{{ from_dttm[:10] }}'"
+        conditions.append(f"({previous} IS NULL{{% if from_dttm %}} OR {previous} < {start}{{% endif %}})")
+    if len(conditions) == (1 if "where" in declaration else 0):
+        raise SemanticError(f"counted_once of metric {_metric_name(declaration)} needs on_row, first_in_period or both")
+    condition = " AND ".join(conditions)
+    exact_under = json.dumps(list(counted_once["exact_under_filters_on"]))
+    other_filters = f"filter | map(attribute='col') | reject('in', {exact_under}) | list"
+    return (
+        f"{{% if columns or groupby or ({other_filters}) %}}{distinct_sql}{{% else %}}{_counted_rows_sql(condition)}{{% endif %}}"
+    )
+
+
 def _aggregate_sql(declaration: Mapping[str, Any]) -> str:
     if declaration.get("count") == "rows":
-        return "COUNT(*)"
+        return _counted_rows_sql(declaration["where"]) if "where" in declaration else "COUNT(*)"
     if "count_distinct" in declaration:
         counted = declaration["count_distinct"]
         if "where" in declaration:
-            return f"COUNT(DISTINCT CASE WHEN {declaration['where']} THEN {counted} END)"
-        return f"COUNT(DISTINCT {counted})"
+            distinct_sql = f"COUNT(DISTINCT CASE WHEN {declaration['where']} THEN {counted} END)"
+        else:
+            distinct_sql = f"COUNT(DISTINCT {counted})"
+        return _counted_once_sql(declaration, distinct_sql) if "counted_once" in declaration else distinct_sql
     if "where" in declaration:
         return f"SUM(CASE WHEN {declaration['where']} THEN {declaration['sum']} ELSE 0 END)"
     return f"SUM({declaration['sum']})"
+
+
+def counted_distinct(expression: str) -> str:
+    """A metric expression as plain SQL that counts distinct (`counted_once` left out): what Superset
+    runs for a chart that groups its rows. Checks that recompute a figure from the marts use it."""
+    return SandboxedEnvironment().from_string(expression).render(columns=[], groupby=["rows"], filter=[], from_dttm=None)
 
 
 def metrics_of(model: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -114,9 +159,13 @@ def metrics_of(model: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
             metric_type = "ratio"
         elif declaration.get("count") == "rows":
-            expression, metric_type = "COUNT(*)", "count"
+            expression, metric_type = _aggregate_sql(declaration), "count"
         elif "count_distinct" in declaration:
             column(declaration["count_distinct"], name)
+            counted_once = declaration.get("counted_once") or {}
+            for named in [counted_once.get("first_in_period"), *counted_once.get("exact_under_filters_on", [])]:
+                if named:
+                    column(named, name)
             expression, metric_type = _aggregate_sql(declaration), "count_distinct"
         elif "sum" in declaration:
             summed = column(declaration["sum"], name)

@@ -25,6 +25,7 @@ import pytest
 
 from ecom_superset.bundle import load_assets, with_dbt_definitions
 from ecom_superset.dashboard_filters import FilterChoice, chart_filters, dashboard_path
+from ecom_superset.semantic import counted_distinct
 from ecom_superset.validate import DEFAULT_MANIFEST
 
 pytestmark = pytest.mark.integration
@@ -59,6 +60,79 @@ CHART_STATES = """() => [...document.querySelectorAll('[data-test="chart-grid-co
     text: body.innerText,
   };
 })"""
+
+
+KEY_FIGURE_VIZ_TYPES = ("pop_kpi", "big_number_total", "big_number")
+MIN_FIGURE_FONT_PX = 16
+MIN_TEXT_FONT_PX = 12  # the title, the subtitle and the comparisons
+
+# Per key-figure card: its title, its figure and its other lines (subtitle, comparisons), each with its
+# text, computed font size, box, lines drawn, and whether it or a box around it (up to the card) cuts
+# it off (content wider than the box that holds it). The figure of a big number is its .header-line;
+# pop_kpi has no class names of its own: its figure is the line in the largest font of its box.
+KEY_FIGURES = """(vizTypes) => {
+  const cutOff = (element, card) => {
+    for (let box = element; box && box !== card.parentElement; box = box.parentElement) {
+      if (box.scrollWidth > box.clientWidth + 1) return box.className || box.tagName;
+    }
+    return null;
+  };
+  const describe = (element, card) => {
+    const box = element.getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const lineTops = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    return {text: element.innerText.trim(), font: parseFloat(getComputedStyle(element).fontSize), left: box.left,
+            right: box.right, width: box.width, lines: lineTops.size, cutOff: cutOff(element, card)};
+  };
+  return [...document.querySelectorAll('[data-test="chart-grid-component"]')]
+    .filter(card => vizTypes.includes(card.getAttribute('data-test-viz-type')))
+    .map(card => {
+      const viz = card.getAttribute('data-test-viz-type');
+      let figure, others;
+      if (viz === 'pop_kpi') {
+        const lines = [...card.querySelectorAll('.pop_kpi > div > div > div')];
+        figure = lines.reduce((a, b) => parseFloat(getComputedStyle(b).fontSize) > parseFloat(getComputedStyle(a).fontSize) ? b : a);
+        others = [...card.querySelectorAll('.pop_kpi > div > div > div:last-child > div')]
+          .concat(lines.filter(line => line !== figure && !line.querySelector('div')));
+      } else {
+        figure = card.querySelector('.header-line');
+        others = [...card.querySelectorAll('.subtitle-line, .subheader-line')];
+      }
+      const title = card.querySelector('.header-title');
+      return {name: card.getAttribute('data-test-chart-name'), viz, viewport: document.documentElement.clientWidth,
+              title: title && describe(title, card), figure: figure && describe(figure, card),
+              others: others.filter(line => line.innerText.trim()).map(line => describe(line, card))};
+    });
+}"""
+
+
+def assert_key_figures_readable(page, expected: int) -> None:
+    """Every key-figure card shows its title, its whole figure on one line in a readable font and its
+    other lines, all inside the window and none cut off by a box too narrow for it."""
+    cards = page.evaluate(KEY_FIGURES, list(KEY_FIGURE_VIZ_TYPES))
+    assert len(cards) == expected, f"{len(cards)} key-figure cards on the page, {expected} expected"
+    problems = []
+    for card in cards:
+        name, width = card["name"], card["viewport"]
+        lines = [("title", card["title"], MIN_TEXT_FONT_PX), ("figure", card["figure"], MIN_FIGURE_FONT_PX)]
+        lines += [("line", other, MIN_TEXT_FONT_PX) for other in card["others"]]
+        if not card["others"]:
+            problems.append(f"{name}: shows no subtitle or comparison")
+        for role, line, min_font in lines:
+            if line is None:
+                problems.append(f"{name}: no {role}")
+                continue
+            where = f"{name}: {role} {line['text']!r}"
+            if line["font"] < min_font:
+                problems.append(f"{where} is {line['font']} px, under {min_font} px")
+            if line["left"] < 0 or line["right"] > width:
+                problems.append(f"{where} spans {line['left']:.0f}-{line['right']:.0f} px, outside the {width} px window")
+            if line["cutOff"]:
+                problems.append(f"{where} is cut off by its box {line['cutOff']!r}")
+        if card["figure"] and card["figure"]["lines"] != 1:
+            problems.append(f"{name}: the figure {card['figure']['text']!r} wraps onto {card['figure']['lines']} lines")
+    assert not problems, "key figures not readable at this width:\n" + "\n".join(problems)
 
 
 def _chromium() -> str:
@@ -254,6 +328,8 @@ def key_figure_from_marts(stack, chart, dataset, extras: list[dict]) -> list[tup
     `extras`, for the whole range (big_number_total) or per period of its time grain (big_number)."""
     params = chart.spec["params"]
     metric = next(m for m in dataset.spec["metrics"] if m["metric_name"] == params["metric"])
+    # COUNT(DISTINCT ...), not the shortcut the dashboard's query may take (semantic.py, counted_once).
+    expression = counted_distinct(metric["expression"])
     conditions, parameters = [], []
     time_range = next((extra["time_range"] for extra in extras if "time_range" in extra), None)
     for adhoc in params.get("adhoc_filters", []):
@@ -277,10 +353,10 @@ def key_figure_from_marts(stack, chart, dataset, extras: list[dict]) -> list[tup
     table = f'"{dataset.spec["schema"]}"."{dataset.spec["table_name"]}"'
     with stack.warehouse() as conn:
         if chart.spec["viz_type"] == "big_number_total":
-            return conn.execute(f"select {metric['expression']} from {table} where {where}", parameters).fetchall()
+            return conn.execute(f"select {expression} from {table} where {where}", parameters).fetchall()
         period = f"date_trunc('{TIME_GRAINS[params['time_grain_sqla']]}', \"{params['x_axis']}\")"
         return conn.execute(
-            f"select {period}, {metric['expression']} from {table} where {where} group by 1 order by 1", parameters
+            f"select {period}, {expression} from {table} where {where} group by 1 order by 1", parameters
         ).fetchall()
 
 
@@ -364,4 +440,8 @@ def test_a_person_opens_the_dashboard_filtered_by_period_country_and_category(
     # A phone: the same filtered dashboard 390 px wide.
     open_dashboard(page, stack, dashboard_path(dashboard.spec, choice), width=PHONE_WIDTH)
     wait_for_charts(page, len(charts))
+    key_figures = [chart for chart in charts if chart.spec["viz_type"] in KEY_FIGURE_VIZ_TYPES]
+    assert key_figures, f"{dashboard.name} has no key figures"
+    assert_key_figures_readable(page, len(key_figures))
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, "the page is wider than the phone"
     screenshot(page, f"{dashboard.name}-filtered-{PHONE_WIDTH}px", screenshot_dirs)

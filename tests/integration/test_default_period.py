@@ -58,7 +58,7 @@ def _net_revenue_card(stack, extra_form_data: dict) -> Decimal | None:
 def _mart_net_revenue(stack, since: str, until: str) -> Decimal:
     with stack.warehouse() as conn:
         return conn.execute(
-            "select sum(net_revenue) from marts.sales_orders_daily where order_date >= %s and order_date < %s", (since, until)
+            "select sum(net_revenue) from marts.sales_daily where order_date >= %s and order_date < %s", (since, until)
         ).fetchone()[0]
 
 

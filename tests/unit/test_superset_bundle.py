@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecom_superset.bundle import REPORTING_PERIOD, build_bundle, dashboard_export, load_assets, with_default_period
+from ecom_superset.bundle import DASHBOARD_CSS, REPORTING_PERIOD, build_bundle, dashboard_export, load_assets, with_default_period
 from ecom_superset.validate import DEFAULT_MANIFEST
 from orchestration.dbt_cli import prepare_manifest
 
@@ -100,15 +100,18 @@ def test_a_chart_column_gets_the_reporting_currency_of_the_dbt_project(manifest)
     assert exported["params"]["column_config"]["monetary"]["currencyFormat"] == {"symbol": "USD", "symbolPosition": "prefix"}
 
 
-def test_a_dashboard_css_reaches_the_export_and_defaults_to_none():
+def test_every_dashboard_gets_the_phone_css_before_its_own():
     assets = _published_assets()
     datasets = {d.uuid: d for d in assets.datasets}
+    shared = DASHBOARD_CSS.read_text()
+    assert "@media (max-width: 767px)" in shared
+    for dashboard in assets.dashboards:
+        assert dashboard_export(dashboard, assets.charts_of(dashboard), datasets)["css"].startswith(shared), dashboard.name
     sales = next(d for d in assets.dashboards if d.name == "sales_overview")
-    export = dashboard_export(sales, assets.charts_of(sales), datasets)
-    assert "@media (max-width: 767px)" in export["css"]
-    without_css = copy.deepcopy(sales)
-    without_css.spec.pop("css")
-    assert dashboard_export(without_css, assets.charts_of(sales), datasets)["css"] == ""
+    with_own_css = copy.deepcopy(sales)
+    with_own_css.spec["css"] = ".header-title { color: red; }"
+    css = dashboard_export(with_own_css, assets.charts_of(sales), datasets)["css"]
+    assert css == shared + "\n.header-title { color: red; }"
 
 
 def test_every_date_filter_opens_on_the_period_chosen_at_publication():

@@ -6,7 +6,14 @@ import json
 import pytest
 
 from ecom_superset.bundle import load_assets
-from ecom_superset.semantic import SemanticError, columns_of, dataset_from_model, metrics_of, reporting_currency
+from ecom_superset.semantic import (
+    SemanticError,
+    columns_of,
+    counted_distinct,
+    dataset_from_model,
+    metrics_of,
+    reporting_currency,
+)
 from ecom_superset.validate import DEFAULT_MANIFEST
 from orchestration.dbt_cli import prepare_manifest
 
@@ -182,4 +189,154 @@ def test_a_distinct_count_of_a_missing_column_is_refused():
     model = copy.deepcopy(MODEL)
     model["config"]["meta"]["metrics"].append({"name": "buyers", "count_distinct": "buyer_id"})
     with pytest.raises(SemanticError, match="buyer_id"):
+        metrics_of(model)
+
+
+def test_a_count_of_rows_can_have_a_condition():
+    model = copy.deepcopy(MODEL)
+    model["config"]["meta"]["metrics"].append(
+        {"name": "weekend_days", "count": "rows", "where": "extract(isodow from sales_day) > 5"}
+    )
+    assert _metrics(model)["weekend_days"]["expression"] == "SUM(CASE WHEN extract(isodow from sales_day) > 5 THEN 1 ELSE 0 END)"
+
+
+CUSTOMER_DAYS = {
+    "name": "customer_days",
+    "columns": {
+        name: {"name": name, "data_type": data_type}
+        for name, data_type in [
+            ("sales_day", "date"),
+            ("customer_key", "bigint"),
+            ("country", "text"),
+            ("previous_day", "date"),
+            ("net_revenue", "numeric"),
+        ]
+    },
+    "config": {
+        "meta": {
+            "metrics": [
+                {
+                    "name": "customers",
+                    "count_distinct": "customer_key",
+                    "counted_once": {
+                        "first_in_period": "previous_day",
+                        "exact_under_filters_on": ["sales_day", "customer_key", "country"],
+                    },
+                },
+                {
+                    "name": "big_spenders",
+                    "count_distinct": "customer_key",
+                    "where": "net_revenue >= 100",
+                    "counted_once": {"on_row": "previous_day IS NULL", "exact_under_filters_on": ["country"]},
+                },
+            ]
+        }
+    },
+}
+# customer, country, days with an order, revenue of each day
+HISTORY = [
+    (1, "DE", ["2025-01-03", "2025-01-20", "2025-02-02"]),
+    (2, "FR", ["2025-01-25"]),
+    (3, "DE", ["2025-02-01", "2025-02-03"]),
+]
+
+
+def _rendered(expression: str, **context) -> str:
+    """The expression as Superset's Jinja renders it for a query (superset/jinja_context.py also
+    renders in a sandbox; `filter` holds the query's filters, `from_dttm` the start in ISO text)."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    query = {"columns": [], "groupby": [], "filter": [], "from_dttm": None} | context
+    return SandboxedEnvironment().from_string(expression).render(**query)
+
+
+@pytest.fixture(scope="module")
+def customer_days():
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "create table customer_days (sales_day text, customer_key int, country text, previous_day text, net_revenue real)"
+    )
+    for key, country, days in HISTORY:
+        for previous, day in zip([None, *days], days, strict=False):
+            conn.execute("insert into customer_days values (?, ?, ?, ?, 100)", (day, key, country, previous))
+    return conn
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "country"),
+    [
+        (None, None, None),
+        ("2025-01-01", "2025-02-01", None),
+        ("2025-01-20", "2025-02-03", None),
+        ("2025-02-01", "2025-03-01", "DE"),
+    ],
+)
+def test_counted_once_counts_the_first_row_of_each_customer_in_the_period_like_count_distinct(customer_days, start, end, country):
+    expression = _metrics(CUSTOMER_DAYS)["customers"]["expression"]
+    filters = ([{"col": "sales_day", "op": "TEMPORAL_RANGE", "val": f"{start} : {end}"}] if start else []) + (
+        [{"col": "country", "op": "IN", "val": [country]}] if country else []
+    )
+    shortcut = _rendered(expression, filter=filters, from_dttm=f"{start}T00:00:00" if start else None)
+    assert "DISTINCT" not in shortcut
+    where = (
+        " and ".join(
+            ([f"sales_day >= '{start}' and sales_day < '{end}'"] if start else [])
+            + ([f"country = '{country}'"] if country else [])
+        )
+        or "1 = 1"
+    )
+    (counted,) = customer_days.execute(f"select {shortcut} from customer_days where {where}").fetchone()
+    (distinct,) = customer_days.execute(f"select count(distinct customer_key) from customer_days where {where}").fetchone()
+    assert counted == distinct > 0
+
+
+def test_counted_once_falls_back_to_count_distinct_when_rows_are_grouped_or_filtered_on_another_column():
+    metrics = _metrics(CUSTOMER_DAYS)
+    distinct = "COUNT(DISTINCT customer_key)"
+    assert _rendered(metrics["customers"]["expression"], columns=["sales_day"]) == distinct
+    assert _rendered(metrics["customers"]["expression"], groupby=["country"]) == distinct
+    on_revenue = [{"col": "net_revenue", "op": ">", "val": 50}]
+    assert _rendered(metrics["customers"]["expression"], filter=on_revenue) == distinct
+    adhoc_column = [{"col": {"sqlExpression": "lower(country)", "label": "c"}, "op": "IN", "val": ["de"]}]
+    assert _rendered(metrics["customers"]["expression"], filter=adhoc_column) == distinct
+    # with a condition: it applies to both forms
+    big = metrics["big_spenders"]["expression"]
+    assert _rendered(big) == "SUM(CASE WHEN (net_revenue >= 100) AND (previous_day IS NULL) THEN 1 ELSE 0 END)"
+    assert _rendered(big, columns=["country"]) == "COUNT(DISTINCT CASE WHEN net_revenue >= 100 THEN customer_key END)"
+
+
+def test_counted_once_refuses_a_column_the_model_does_not_have():
+    model = copy.deepcopy(CUSTOMER_DAYS)
+    model["config"]["meta"]["metrics"][0]["counted_once"]["exact_under_filters_on"].append("segment")
+    with pytest.raises(SemanticError, match="segment"):
+        metrics_of(model)
+
+
+def test_counted_distinct_is_the_plain_sql_of_a_metric():
+    metrics = _metrics(CUSTOMER_DAYS)
+    assert counted_distinct(metrics["customers"]["expression"]) == "COUNT(DISTINCT customer_key)"
+    assert counted_distinct("SUM(net_revenue)") == "SUM(net_revenue)"
+
+
+def test_counted_once_on_the_first_row_of_the_first_day_in_the_period(customer_days):
+    """Several rows per customer and day (one per category): the first row of the day counts."""
+    model = copy.deepcopy(CUSTOMER_DAYS)
+    model["columns"]["is_first_row"] = {"name": "is_first_row", "data_type": "boolean"}
+    model["config"]["meta"]["metrics"][0]["counted_once"]["on_row"] = "is_first_row"
+    conn = customer_days
+    conn.execute(
+        "create table category_rows as select *, category, category = 'a' as is_first_row from customer_days, (select 'a' as category union all select 'b')"
+    )
+    expression = _metrics(model)["customers"]["expression"]
+    for start, end in [("2025-01-01", "2025-02-01"), ("2025-01-20", "2025-02-03")]:
+        shortcut = _rendered(expression, filter=[{"col": "sales_day", "op": "TEMPORAL_RANGE"}], from_dttm=f"{start}T00:00:00")
+        where = f"sales_day >= '{start}' and sales_day < '{end}'"
+        (counted,) = conn.execute(f"select {shortcut} from category_rows where {where}").fetchone()
+        (distinct,) = conn.execute(f"select count(distinct customer_key) from category_rows where {where}").fetchone()
+        assert counted == distinct > 0
+    with pytest.raises(SemanticError, match="on_row, first_in_period"):
+        del model["config"]["meta"]["metrics"][0]["counted_once"]["on_row"]
+        del model["config"]["meta"]["metrics"][0]["counted_once"]["first_in_period"]
         metrics_of(model)

@@ -2,7 +2,10 @@
     counts the distinct customers of the chosen period here, at one row per customer-day instead of
     one per order line. The customer's country (of the first order) and current RFM segment are
     copied onto each row, so that the dashboard's Country and Segment filters apply to these counts
-    as to the lifetime charts. Rebuilt whole from fct_orders; charts select days, hence the index. -#}
+    as to the lifetime charts. previous_order_date lets a count of the customers of a period add up
+    their first day in it instead of sorting them (the metric `customers` in _marts.yml). Rebuilt
+    whole from fct_orders, so that every row's previous day is current; charts select days, hence
+    the index. -#}
 {{ config(indexes=[{'columns': ['order_date']}]) }}
 with customer_days as (
     select
@@ -16,13 +19,11 @@ with customer_days as (
 ),
 
 customers as (
-    -- customer_key: a number per customer, for the distinct counts: PostgreSQL counts distinct
-    -- integers several times faster than distinct text ids in the warehouse's C.UTF-8 collation.
     select
         customer_id,
         country_code,
         first_order_date,
-        row_number() over (order by customer_id) as customer_key
+        {{ integer_key('customer_id') }} as customer_key
     from {{ ref('dim_customers') }}
 )
 
@@ -34,6 +35,9 @@ select
     coalesce(countries.country_name, customers.country_code) as country_name,
     segments.segment,
     customer_days.order_date = customers.first_order_date as is_first_order_day,
+    lag(customer_days.order_date) over (
+        partition by customer_days.customer_id order by customer_days.order_date
+    ) as previous_order_date,
     customer_days.orders,
     customer_days.net_revenue
 from customer_days
