@@ -190,5 +190,8 @@ def _print_summary(outcome: dict, seconds: float) -> None:
     say(f"  checks passed: {passed} of {len(outcome['checks'])}")
     for name in failed:
         say(f"  failed check: {name}")
-    for title, url in materialized.get("superset/dashboards", {}).get("dashboard_urls", {}).items():
+    dashboards = materialized.get("superset/dashboards", {})
+    for title, url in dashboards.get("dashboard_urls", {}).items():
         say(f"  dashboard {title}: {url}")
+    if dashboards.get("default_period"):
+        say(f"  the dashboards open on: {dashboards['default_period']}")

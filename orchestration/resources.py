@@ -45,6 +45,9 @@ class SupersetResource(dg.ConfigurableResource):
     admin_password: str
     bi_reader_password: str
     warehouse: WarehouseResource
+    reporting_timezone: str = Field(
+        description="The dashboards' calendar (ECOM_REPORTING_TIMEZONE): the day that sets their default period."
+    )
 
     @property
     def bi_reader(self) -> PostgresTarget:
@@ -129,6 +132,7 @@ def resources_for(settings: Settings, *, secrets_from_environment: bool = True) 
             admin_password=secret("SUPERSET_ADMIN_PASSWORD", settings.superset_admin_password),
             bi_reader_password=secret("BI_READER_PASSWORD", settings.bi_reader_password),
             warehouse=warehouse,
+            reporting_timezone=settings.reporting_timezone,
         ),
         "landing": LandingResource(
             landing_dir=str(settings.landing_dir),

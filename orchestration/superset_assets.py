@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 
 import dagster as dg
+import psycopg
 
-from ecom_superset.bundle import Asset, AssetSet, load_assets
-from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
+from ecom_superset.bundle import Asset, AssetSet, load_assets, with_default_period
+from ecom_superset.default_period import DefaultPeriod, default_period, reporting_today
+from ecom_superset.publisher import PublishedDashboard, Superset, publish_dashboards, publish_dataset
 from orchestration.dbt_cli import dbt_project
 from orchestration.metadata import markdown_table
 from orchestration.publication import PUBLISHED_MARTS
-from orchestration.resources import SupersetResource
+from orchestration.resources import SupersetResource, WarehouseResource
 
 DASHBOARDS = dg.AssetKey(["superset", "dashboards"])
 
@@ -58,19 +61,42 @@ def _dataset_asset(dataset: Asset) -> dg.AssetsDefinition:
 dataset_assets = [_dataset_asset(dataset) for dataset in load_assets().datasets]
 
 
+def shop_default_period(warehouse: WarehouseResource, today: date) -> DefaultPeriod:
+    """The dashboards' default period for `today` (reporting time zone) and the order days of the
+    published marts up to today."""
+    with psycopg.connect(warehouse.url()) as conn:
+        first_order_day, latest_order_day = conn.execute(
+            "select min(order_date), max(order_date) from marts.kpi_daily where orders > 0 and order_date <= %s", (today,)
+        ).fetchone()
+    return default_period(today, first_order_day, latest_order_day)
+
+
+def publish_dashboards_for(
+    superset: SupersetResource, warehouse: WarehouseResource, today: date
+) -> tuple[DefaultPeriod, list[PublishedDashboard]]:
+    """Publish every chart and dashboard, each dashboard's date filter opening on the default period for `today`."""
+    period = shop_default_period(warehouse, today)
+    client, assets = _connect(superset)
+    return period, publish_dashboards(client, with_default_period(assets, period.time_range), superset.bi_reader_password)
+
+
 @dg.asset(
     key=DASHBOARDS,
     deps=[asset.key for asset in dataset_assets],
     group_name="bi",
     owners=["team:analytics"],
     kinds={"superset"},
-    description="Every chart and dashboard in superset/assets, published and their cache warmed.",
+    description="Every chart and dashboard in superset/assets, published and their cache warmed. The dashboards open on"
+    " the last complete month in the reporting time zone, or month to date for a young shop (ecom_superset/default_period.py),"
+    " chosen again at each run.",
 )
-def superset_dashboards(superset: SupersetResource) -> dg.MaterializeResult:
-    client, assets = _connect(superset)
-    dashboards = publish_dashboards(client, assets, superset.bi_reader_password)
+def superset_dashboards(superset: SupersetResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    today = reporting_today(datetime.now(UTC), superset.reporting_timezone)
+    period, dashboards = publish_dashboards_for(superset, warehouse, today)
     return dg.MaterializeResult(
         metadata={
+            "default_period": f"{period.label}: {period.time_range} (end excluded)",
+            "default_period_reason": f"today is {today} in {superset.reporting_timezone}; {period.reason}",
             "dashboards": markdown_table(
                 ["dashboard", "url", "charts", "chart rows"],
                 [[d.title, d.url, len(d.charts), sum(c.rows for c in d.charts)] for d in dashboards],

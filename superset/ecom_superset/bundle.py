@@ -14,7 +14,9 @@ here into Superset's `position` and `metadata`:
     filters: native filters, each {id, name, type, dataset, column, description, default, charts}
       type      filter_time, filter_select or filter_timegrain
       dataset   the dataset whose column feeds the choices (filter_select, filter_timegrain)
-      default   the value applied when the dashboard opens (a time range, a list of values, a grain)
+      default   the value applied when the dashboard opens (a time range, a list of values, a grain);
+                `reporting period` on a filter_time: the period the publication chooses (default_period.py),
+                set with `with_default_period`
       charts    the charts the filter applies to; without it, every chart it can apply to:
                 filter_select: the charts whose dataset has the column; filter_time: the charts with
                 a time range filter; filter_timegrain: the time-series charts with a time grain.
@@ -40,6 +42,8 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 DASHBOARD_CSS = ASSETS_DIR / "dashboard.css"
 BUNDLE_ROOT = "ecommerce_analytics"
 KINDS = ("databases", "datasets", "charts", "dashboards")
+# A date filter's `default` that the publication replaces with the period it chooses (with_default_period).
+REPORTING_PERIOD = "reporting period"
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,19 @@ def with_dbt_definitions(assets: AssetSet, manifest: Mapping[str, Any]) -> Asset
             )
         datasets.append(replace(dataset, spec=dataset_from_model(dataset.spec, model)))
     return replace(assets, datasets=datasets)
+
+
+def with_default_period(assets: AssetSet, time_range: str) -> AssetSet:
+    """The assets with `time_range` (Superset's syntax) as the default of every date filter whose
+    default is REPORTING_PERIOD."""
+    dashboards = []
+    for dashboard in assets.dashboards:
+        filters = [
+            {**spec, "default": time_range} if spec["type"] == "filter_time" and spec.get("default") == REPORTING_PERIOD else spec
+            for spec in dashboard.spec.get("filters", [])
+        ]
+        dashboards.append(replace(dashboard, spec={**dashboard.spec, "filters": filters}))
+    return replace(assets, dashboards=dashboards)
 
 
 def _database_file(asset: Asset) -> str:
@@ -233,6 +250,8 @@ def data_mask(spec: dict[str, Any], value: Any) -> dict[str, Any]:
     if value is None:
         return {"extraFormData": {}, "filterState": {}, "ownState": {}}
     if spec["type"] == "filter_time":
+        if value == REPORTING_PERIOD:
+            raise ValueError(f"filter {spec['id']}: the reporting period is chosen at publication, see with_default_period")
         return {"extraFormData": {"time_range": value}, "filterState": {"value": value}, "ownState": {}}
     if spec["type"] == "filter_timegrain":
         return {"extraFormData": {"time_grain_sqla": value}, "filterState": {"value": [value]}, "ownState": {}}

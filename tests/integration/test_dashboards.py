@@ -11,9 +11,10 @@ from decimal import Decimal
 import pytest
 
 from ecom_superset.bundle import AssetSet
-from ecom_superset.publisher import Superset, publish_dashboards, publish_dataset
+from ecom_superset.default_period import reporting_today
+from ecom_superset.publisher import Superset, publish_dataset
 from orchestration.resources import resources_for
-from orchestration.superset_assets import _connect
+from orchestration.superset_assets import _connect, publish_dashboards_for
 
 pytestmark = pytest.mark.integration
 
@@ -308,7 +309,9 @@ def test_publishing_again_duplicates_nothing(stack, published):
     superset, assets = published
     before = {kind: superset.count(kind) for kind in KINDS}
     ids_before = {d.uuid: superset.id_by_uuid("dashboard", d.uuid) for d in assets.dashboards}
-    result = publish_dashboards(superset, assets, stack.settings.bi_reader_password)
+    resources = resources_for(stack.settings, secrets_from_environment=False)
+    today = reporting_today(datetime.now(UTC), stack.settings.reporting_timezone)
+    _period, result = publish_dashboards_for(resources["superset"], resources["warehouse"], today)
     assert [d.title for d in result] == [d.spec["dashboard_title"] for d in assets.dashboards]
     assert all(chart.rows > 0 for d in result for chart in d.charts)
     assert {kind: superset.count(kind) for kind in KINDS} == before

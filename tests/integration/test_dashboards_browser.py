@@ -232,7 +232,7 @@ ASSETS = load_assets()
 # The test stack's orders run from 2025-01-01 for 90 days: February is a whole month inside them.
 PERIOD = (date(2025, 2, 1), date(2025, 3, 1))
 # What the dashboard is compared with: all of the stack's days and no other filter (the dashboards'
-# default period, the previous calendar month, has no orders on this data).
+# default period, the last complete month before today, has no orders on this data).
 WHOLE_DATA = FilterChoice(start=date(2025, 1, 1), end=date(2025, 4, 2))
 PHONE_WIDTH = 390
 # Superset's time grains as PostgreSQL's date_trunc fields.

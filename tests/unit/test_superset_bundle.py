@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ecom_superset.bundle import DASHBOARD_CSS, build_bundle, dashboard_export, load_assets
+from ecom_superset.bundle import DASHBOARD_CSS, REPORTING_PERIOD, build_bundle, dashboard_export, load_assets, with_default_period
 from ecom_superset.validate import DEFAULT_MANIFEST
 from orchestration.dbt_cli import prepare_manifest
 
@@ -22,6 +22,12 @@ VALUES = {
 # Without a manifest (which publication always has), the reporting currency is given like the rest.
 VALUES_WITHOUT_MANIFEST = {**VALUES, "REPORTING_CURRENCY": "XTS"}
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
+# The period publication chooses (ecom_superset/default_period.py) in place of the dashboards' `reporting period`.
+CHOSEN_PERIOD = "2026-11-01 : 2026-12-01"
+
+
+def _published_assets():
+    return with_default_period(load_assets(values=VALUES_WITHOUT_MANIFEST), CHOSEN_PERIOD)
 
 
 def test_uuids_are_unique_and_references_resolve():
@@ -38,7 +44,7 @@ def test_uuids_are_unique_and_references_resolve():
 
 
 def test_bundle_layout_and_placeholders():
-    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
+    assets = _published_assets()
     bundle = build_bundle(assets, datasets=assets.datasets, charts=assets.charts, dashboards=assets.dashboards)
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         names = archive.namelist()
@@ -53,7 +59,7 @@ def test_bundle_layout_and_placeholders():
 
 
 def test_dashboard_positions_reference_chart_uuids():
-    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
+    assets = _published_assets()
     datasets = {d.uuid: d for d in assets.datasets}
     for dashboard in assets.dashboards:
         charts = assets.charts_of(dashboard)
@@ -95,7 +101,7 @@ def test_a_chart_column_gets_the_reporting_currency_of_the_dbt_project(manifest)
 
 
 def test_every_dashboard_gets_the_phone_css_before_its_own():
-    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
+    assets = _published_assets()
     datasets = {d.uuid: d for d in assets.datasets}
     shared = DASHBOARD_CSS.read_text()
     assert "@media (max-width: 767px)" in shared
@@ -106,3 +112,23 @@ def test_every_dashboard_gets_the_phone_css_before_its_own():
     with_own_css.spec["css"] = ".header-title { color: red; }"
     css = dashboard_export(with_own_css, assets.charts_of(sales), datasets)["css"]
     assert css == shared + "\n.header-title { color: red; }"
+
+
+def test_every_date_filter_opens_on_the_period_chosen_at_publication():
+    assets = load_assets(values=VALUES_WITHOUT_MANIFEST)
+    datasets = {d.uuid: d for d in assets.datasets}
+    date_filters = [spec for d in assets.dashboards for spec in d.spec["filters"] if spec["type"] == "filter_time"]
+    assert len(date_filters) == len(assets.dashboards)
+    assert {spec["default"] for spec in date_filters} == {REPORTING_PERIOD}
+    # Unchosen, the symbolic default never reaches Superset (it would read it as a range it cannot parse).
+    with pytest.raises(ValueError, match="chosen at publication"):
+        dashboard_export(assets.dashboards[0], assets.charts_of(assets.dashboards[0]), datasets)
+    published = _published_assets()
+    for dashboard in published.dashboards:
+        export = dashboard_export(dashboard, published.charts_of(dashboard), datasets)
+        natives = {native["filterType"]: native for native in export["metadata"]["native_filter_configuration"]}
+        mask = natives["filter_time"]["defaultDataMask"]
+        assert mask["filterState"]["value"] == mask["extraFormData"]["time_range"] == CHOSEN_PERIOD
+    # The other filters' defaults are untouched (the time grain's day).
+    sales = next(d for d in published.dashboards if d.name == "sales_overview")
+    assert next(spec for spec in sales.spec["filters"] if spec["type"] == "filter_timegrain")["default"] == "P1D"
