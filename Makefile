@@ -18,10 +18,11 @@ $(UV):
 	$(UV) sync --frozen --python "$(PYTHON)"
 	touch $@
 
-# Superset pins many libraries the pipeline also uses, so it gets a virtualenv of its own.
+# Superset pins many libraries the pipeline also uses, so it gets a virtualenv of its own; --no-config:
+# the [tool.uv] settings of pyproject.toml (the pipeline's pandas override) are not Superset's.
 .venv-superset/.synced: superset/requirements.lock | $(UV)
 	$(UV) venv --quiet --allow-existing --python "$(PYTHON)" .venv-superset
-	$(UV) pip install --quiet --python .venv-superset/bin/python --require-hashes -r superset/requirements.lock
+	$(UV) pip install --no-config --quiet --python .venv-superset/bin/python --require-hashes -r superset/requirements.lock
 	touch $@
 
 run: bootstrap ## set up, run the whole pipeline once on demo data, leave the UIs serving
