@@ -70,7 +70,7 @@ def _number(value) -> Decimal:
 def test_the_products_figures_are_those_of_the_period_category_and_country(stack, published):
     superset, assets = published
     natives = _native_filters(superset, "products")
-    # An explicit range chosen at publication (tests/integration/test_default_period.py), not a relative one.
+    # An explicit range chosen at publication (tests/integration/test_dashboards_default_period.py), not a relative one.
     assert re.fullmatch(r"\d{4}-\d{2}-01 : \d{4}-\d{2}-\d{2}", natives["Order date"]["defaultDataMask"]["filterState"]["value"])
     assert natives["Country"]["targets"][0]["column"]["name"] == "country_name"
     with stack.warehouse() as conn:
